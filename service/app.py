@@ -1,0 +1,72 @@
+"""The FastAPI application: lifespan-owned clients, routers, one error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from service.bootstrap import prepare_database
+from service.db import make_engine
+from service.deps import AppState
+from service.errors import install_error_handlers
+from service.health.routes import router as health_router
+from service.imports.routes import router as imports_router
+from service.indicators.routes import router as indicators_router
+from service.indicators.service import rebuild_index
+from service.legal_bases.routes import router as legal_bases_router
+from service.search.index import SearchIndex
+from service.search.text import Analyzer, load_synonyms
+from service.settings import Settings
+from service.taxonomy.routes import router as taxonomy_router
+
+log = logging.getLogger("service")
+
+API_DESCRIPTION = """指标标准库 — the provincial budget-performance indicator & standard catalogue.
+
+Every error is an RFC 9457 `application/problem+json` document with `errors[]` (field, row)."""
+
+
+def build_index(session: Session) -> SearchIndex:
+    """Build the search index with a user dictionary made from the catalogue's own words."""
+    from service.indicators.service import catalogue_words
+
+    index = SearchIndex(Analyzer(user_words=catalogue_words(session), synonyms=load_synonyms()))
+    rebuild_index(session, index)
+    return index
+
+
+def startup(settings: Settings) -> AppState:
+    engine = make_engine(settings.database_url)
+    prepare_database(engine, seed=settings.seed, seed_dir=settings.seed_dir)
+    with Session(engine) as session:
+        index = build_index(session)
+    return AppState(settings=settings, engine=engine, index=index)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await run_in_threadpool(startup, settings)
+        app.state.catalog = state
+        try:
+            yield
+        finally:
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="Indicator Catalog (指标标准库)",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (health_router, indicators_router, taxonomy_router, legal_bases_router, imports_router):
+        app.include_router(router)
+    return app

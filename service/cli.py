@@ -1,0 +1,107 @@
+"""``indicator-catalog`` command line: serve, load, export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.settings import Settings
+
+app = typer.Typer(help="指标标准库 — the indicator & standard catalogue service", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default CATALOG_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CATALOG_PORT)")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the HTTP service (embedded SQLite + seed by default)."""
+    import uvicorn
+
+    settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
+    typer.echo(f"指标标准库 serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"database: {settings.database_url}")
+    if workers > 1:
+        uvicorn.run("service.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    else:
+        from service.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON, NDJSON, CSV or XLSX")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count, change nothing")] = False,
+) -> None:
+    """Import a file into the catalogue (all-or-nothing) and print the report."""
+    import json
+
+    from sqlmodel import Session
+
+    from service.bootstrap import prepare_database
+    from service.db import make_engine
+    from service.errors import DomainError
+    from service.imports.service import run_import
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(engine, seed=settings.seed, seed_dir=settings.seed_dir)
+    with Session(engine) as session:
+        try:
+            report = run_import(session, file.read_bytes(), content_type=None, filename=file.name, dry_run=dry_run)
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            typer.echo(json.dumps({"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors[:50]]}, ensure_ascii=False, indent=2), err=True)
+            raise typer.Exit(code=1) from exc
+    typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout)")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv or xlsx")] = "jsonl",
+    profile: Annotated[str, typer.Option(help="canonical, chinese or platform")] = "canonical",
+) -> None:
+    """Export the current catalogue."""
+    from sqlmodel import Session
+
+    from loaders.writers import ExportProfile, write_csv, write_jsonl, write_xlsx
+    from service.bootstrap import prepare_database
+    from service.db import make_engine
+    from service.imports.service import export_rows
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(engine, seed=settings.seed, seed_dir=settings.seed_dir)
+    with Session(engine) as session:
+        rows = list(export_rows(session))
+    prof = ExportProfile(profile)
+    if format == "jsonl":
+        body = b"".join(write_jsonl(rows))
+    elif format == "csv":
+        body = write_csv(rows, profile=prof)
+    elif format == "xlsx":
+        body = write_xlsx(rows, profile=prof)
+    else:
+        raise typer.BadParameter("format must be jsonl, csv or xlsx")
+    if output is None:
+        sys.stdout.buffer.write(body)
+    else:
+        output.write_bytes(body)
+        typer.echo(f"wrote {len(rows)} indicators to {output}", err=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

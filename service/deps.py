@@ -1,0 +1,42 @@
+"""FastAPI dependencies: the per-request session and the long-lived clients on app state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from service.db import session_scope
+from service.search.index import SearchIndex
+from service.settings import Settings
+
+
+@dataclass
+class AppState:
+    """Everything created once in the lifespan and shared by requests."""
+
+    settings: Settings
+    engine: Engine
+    index: SearchIndex
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.catalog
+    return state
+
+
+def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Session]:
+    yield from session_scope(state.engine)
+
+
+def get_index(state: Annotated[AppState, Depends(get_state)]) -> SearchIndex:
+    return state.index
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+SessionDep = Annotated[Session, Depends(get_session)]
+IndexDep = Annotated[SearchIndex, Depends(get_index)]

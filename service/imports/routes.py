@@ -1,0 +1,113 @@
+"""HTTP routes for import and export of the catalogue."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from loaders.writers import ExportProfile, write_csv, write_jsonl, write_xlsx
+from service.deps import SessionDep, StateDep
+from service.errors import PayloadTooLarge, ValidationFailed, problem_responses
+from service.imports import service
+
+router = APIRouter(prefix="/v1", tags=["import-export"])
+
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "JSON array, NDJSON, CSV or XLSX — raw body, or multipart/form-data with a `file` part",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                "schema": {"type": "string", "format": "binary"}
+            },
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
+            },
+        },
+    }
+}
+
+
+async def _read_upload(request: Request, limit: int) -> tuple[bytes, str | None, str | None]:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The upload is larger than {limit} bytes")
+    content_type = request.headers.get("content-type")
+    if content_type and content_type.startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10, max_part_size=limit) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise ValidationFailed("multipart upload needs a `file` part")
+            data = await upload.read(limit + 1)
+            return data, upload.content_type, upload.filename
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The upload is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks), content_type, None
+
+
+@router.post(
+    "/imports",
+    operation_id="importIndicators",
+    openapi_extra=_IMPORT_BODY,
+    responses=problem_responses(413, 415, 422),
+)
+async def import_indicators(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """All-or-nothing import; the report counts created/updated/unchanged rows and lists row errors."""
+    data, content_type, filename = await _read_upload(request, state.settings.max_upload_bytes)
+    if len(data) > state.settings.max_upload_bytes:
+        raise PayloadTooLarge(f"The upload is larger than {state.settings.max_upload_bytes} bytes")
+    report = await run_in_threadpool(
+        service.run_import, session, data, content_type=content_type, filename=filename, dry_run=dry_run
+    )
+    return report.as_dict()
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+_MEDIA = {
+    ExportFormat.jsonl: "application/x-ndjson",
+    ExportFormat.csv: "text/csv; charset=utf-8",
+    ExportFormat.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.get("/exports", operation_id="exportIndicators", response_class=Response)
+def export_indicators(
+    session: SessionDep,
+    format: ExportFormat = ExportFormat.jsonl,
+    profile: ExportProfile = ExportProfile.canonical,
+    include_retired: Annotated[bool, Query()] = True,
+) -> Response:
+    """The current catalogue as JSONL, CSV or XLSX; ``profile=platform`` uses the platform's column codes."""
+    rows = list(service.export_rows(session, include_retired=include_retired))
+    if format is ExportFormat.jsonl:
+        body = b"".join(write_jsonl(rows))
+    elif format is ExportFormat.csv:
+        body = write_csv(rows, profile=profile)
+    else:
+        body = write_xlsx(rows, profile=profile)
+    filename = f"indicators-{date.today():%Y%m%d}-{profile.value}.{format.value}"
+    return Response(
+        body, media_type=_MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -1,0 +1,225 @@
+"""Import (all-or-nothing, idempotent, with a report) and export of the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from loaders.readers import RawRecord
+from service.domain import COMPARATOR_SYMBOLS, Comparator, IndicatorStatus
+from service.errors import FieldError, ValidationFailed
+from service.indicators import repository as repo
+from service.indicators.schemas import IndicatorDraft
+from service.indicators.service import assign_codes, errors_from, resolve
+from service.legal_bases import repository as basis_repo
+from service.legal_bases.service import BasisMatcher
+from service.models import Indicator, utcnow
+from service.taxonomy.service import Refs
+
+MAX_REPORTED_ERRORS = 1000
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+    errors: list[FieldError] = field(default_factory=list)
+    warnings: list[FieldError] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "dry_run": self.dry_run,
+            "error_count": len(self.errors),
+            "errors": [e.as_dict() for e in self.errors[:MAX_REPORTED_ERRORS]],
+            "warnings": [w.as_dict() for w in self.warnings[:MAX_REPORTED_ERRORS]],
+        }
+
+
+def _validate(records: Sequence[RawRecord], report: ImportReport) -> list[tuple[int, IndicatorDraft]]:
+    drafts: list[tuple[int, IndicatorDraft]] = []
+    for rec in records:
+        if not rec.fields or all(v in (None, "") for v in rec.fields.values()):
+            continue
+        try:
+            drafts.append((rec.row, IndicatorDraft.model_validate(rec.fields)))
+        except ValidationError as exc:
+            report.errors.extend(errors_from(exc, row=rec.row))
+    return drafts
+
+
+def _comparable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: values.get(k) for k in repo.CONTENT_COLUMNS if k != "code"}
+
+
+def import_records(
+    session: Session,
+    records: Sequence[RawRecord],
+    *,
+    dry_run: bool = False,
+    default_status: IndicatorStatus = IndicatorStatus.standard,
+) -> ImportReport:
+    """Validate every row first; write nothing unless all rows are valid.
+
+    Rows match existing indicators by ``code``, or, without a code, by their
+    natural key (kind, department, sector, levels as written, name, source), so running
+    the same file twice changes nothing the second time.
+    """
+    report = ImportReport(rows=len(records), dry_run=dry_run)
+    drafts = _validate(records, report)
+    seen_codes: dict[str, int] = {}
+    for row, d in drafts:
+        if d.code:
+            if d.code in seen_codes:
+                report.errors.append(FieldError(field="code", row=row, message=f"code {d.code} already used in row {seen_codes[d.code]}"))
+            seen_codes.setdefault(d.code, row)
+    if report.errors:
+        raise _failed(report)
+
+    refs = Refs(session)
+    matcher = BasisMatcher.build(basis_repo.all_bases(session))
+    existing = repo.content_rows(session)
+    by_code = {r.code: r for r in existing}
+    by_key: dict[str, Any] = {}
+    for r in existing:
+        by_key.setdefault(r.natural_key, r)
+    links_now = repo.all_basis_link_keys(session)
+
+    inserts: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    updates: list[dict[str, Any]] = []
+    link_changes: dict[str, list[dict[str, Any]]] = {}
+    seen_keys: dict[str, int] = {}
+    for row, draft in drafts:
+        plan = resolve(draft, refs, matcher, default_status=default_status)
+        report.warnings.extend(FieldError(field="level1", row=row, message=w) for w in plan.warnings)
+        values = plan.values
+        key = values["natural_key"]
+        if not draft.code:
+            if key in seen_keys:
+                report.errors.append(
+                    FieldError(field="name", row=row, message=f"same indicator as row {seen_keys[key]} (kind, department, sector, levels as written, name, source); give each a code")
+                )
+                continue
+            seen_keys[key] = row
+        match = by_code.get(draft.code) if draft.code else by_key.get(key)
+        if draft.code:
+            values["code"] = draft.code
+        new_links = {(link["legal_basis_id"], link["clause"]) for link in plan.basis_links}
+        if match is None:
+            inserts.append((values, plan.basis_links))
+            continue
+        values["code"] = match.code
+        old = _comparable(match._asdict())
+        if old == _comparable(values) and links_now.get(match.id, set()) == new_links:
+            report.unchanged += 1
+            report.codes.append(match.code)
+            continue
+        updates.append({**values, "_id": match.id, "version": match.version + 1})
+        link_changes[match.code] = plan.basis_links
+    if report.errors:
+        raise _failed(report)
+
+    assign_codes(session, [v for v, _ in inserts if not v.get("code")], refs, set(by_code))
+    for values, links in inserts:
+        link_changes[values["code"]] = links
+    seq = repo.bump_change_seq(session)
+    now = utcnow()
+    repo.insert_indicators(
+        session, [{**v, "version": 1, "change_seq": seq, "created_at": now, "updated_at": now} for v, _ in inserts]
+    )
+    repo.update_indicators(session, [{**u, "change_seq": seq, "updated_at": now} for u in updates])
+    ids = repo.ids_by_codes(session, link_changes)
+    repo.replace_basis_links(session, {ids[c]: links for c, links in link_changes.items() if c in ids})
+    report.created, report.updated = len(inserts), len(updates)
+    report.codes.extend(v["code"] for v, _ in inserts)
+    report.codes.extend(u["code"] for u in updates)
+    if dry_run:
+        # The dry run did every step, so its counts are exact; undo them all.
+        session.rollback()
+    return report
+
+
+def _failed(report: ImportReport) -> ValidationFailed:
+    rows = sorted({e.row for e in report.errors if e.row is not None})
+    head = ", ".join(str(r) for r in rows[:10]) + (" …" if len(rows) > 10 else "")
+    return ValidationFailed(
+        f"{len(report.errors)} error(s) in row(s) {head}; nothing was imported" if rows else "The file cannot be imported; nothing was imported",
+        errors=report.errors[:MAX_REPORTED_ERRORS],
+        extra={"report": {k: v for k, v in report.as_dict().items() if k not in ("errors",)}},
+    )
+
+
+# --- export ------------------------------------------------------------------------
+def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[dict[str, Any]]:
+    """Every indicator in canonical import fields (so that export → import round-trips)."""
+    from sqlalchemy import select
+
+    refs = Refs(session)
+    stmt = select(Indicator).order_by(Indicator.code)
+    if not include_retired:
+        stmt = stmt.where(Indicator.status != IndicatorStatus.retired.value)
+    indicators = list(session.execute(stmt).scalars())
+    links = repo.basis_links(session, [i.id for i in indicators if i.id is not None])
+    for ind in indicators:
+        node = refs.categories[ind.category_id]
+        unclassified = node.framework == "unclassified"
+        clause = next((link.clause for link, _ in links.get(ind.id or 0, []) if link.clause), None)
+        row: dict[str, Any] = {
+            "code": ind.code,
+            "name": ind.name,
+            "kind": ind.kind,
+            "level1": ind.raw_level1 if unclassified else node.level1,
+            "level2": ind.raw_level2 if unclassified else node.level2,
+            "raw_level1": ind.raw_level1,
+            "raw_level2": ind.raw_level2,
+            "sector": refs.sector_name(ind.sector_id),
+            "department": refs.departments[ind.department_id].name if ind.department_id else None,
+            "definition": ind.definition,
+            "formula": ind.formula,
+            "unit": ind.unit,
+            "comparator": COMPARATOR_SYMBOLS[Comparator(ind.comparator)] if ind.comparator else None,
+            "value": ind.value_num if ind.value_num is not None else ind.value,
+            "raw_value": ind.raw_value,
+            "value_basis": ind.value_basis or ind.value_basis_text,
+            "scoring_rule": ind.scoring_rule,
+            "data_source": ind.data_source,
+            "frequency": ind.frequency,
+            "budget_types": list(ind.budget_types or []),
+            "keywords": list(ind.keywords or []),
+            "basis": ind.basis,
+            "basis_clause": clause,
+            "direction": ind.direction,
+            "is_core": ind.is_core,
+            "horizon": ind.horizon,
+            "weight": ind.weight,
+            "source": ind.source,
+            "notes": ind.notes,
+            "status": ind.status,
+        }
+        yield {k: v for k, v in row.items() if v not in (None, [], "")}
+
+
+def run_import(
+    session: Session, data: bytes, *, content_type: str | None, filename: str | None, dry_run: bool
+) -> ImportReport:
+    """Detect the format, read the rows and import them (see ``import_records``)."""
+    from loaders.readers import LoadError, detect_format, read_records
+
+    try:
+        fmt = detect_format(content_type=content_type, filename=filename, data=data)
+        records = read_records(data, fmt)
+    except LoadError as exc:
+        errors = [FieldError(field=e.field, message=e.message, row=e.row) for e in exc.errors]
+        raise ValidationFailed(errors[0].message if len(errors) == 1 else "The file cannot be read; nothing was imported", errors=errors) from exc
+    return import_records(session, records, dry_run=dry_run)

@@ -1,0 +1,165 @@
+"""SQL for indicators, their basis links and the catalogue change counter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlmodel import Session
+
+from service.models import CatalogState, CodeSequence, Indicator, IndicatorBasis, LegalBasis
+
+INDICATOR = Indicator.__table__  # type: ignore[attr-defined]
+BASIS_LINK = IndicatorBasis.__table__  # type: ignore[attr-defined]
+
+# Columns a user's data determines; everything else is bookkeeping.
+CONTENT_COLUMNS: tuple[str, ...] = (
+    "code", "name", "kind", "category_id", "sector_id", "department_id", "raw_level1", "raw_level2",
+    "definition", "formula", "unit", "comparator", "value", "value_num", "raw_value", "value_basis",
+    "value_basis_text", "scoring_rule", "data_source", "frequency", "budget_types", "keywords", "basis",
+    "direction", "is_core", "horizon", "weight", "source", "notes", "status", "natural_key",
+)  # fmt: skip
+
+
+def bump_change_seq(session: Session) -> int:
+    """Take the next catalogue change number; the row lock serialises writers until commit."""
+    session.execute(update(CatalogState).where(CatalogState.id == 1).values(change_seq=CatalogState.change_seq + 1))
+    seq = session.execute(select(CatalogState.change_seq).where(CatalogState.id == 1)).scalar_one_or_none()
+    if seq is None:
+        session.execute(insert(CatalogState).values(id=1, change_seq=1))
+        return 1
+    return int(seq)
+
+
+def current_change_seq(session: Session) -> int:
+    seq = session.execute(select(CatalogState.change_seq).where(CatalogState.id == 1)).scalar_one_or_none()
+    return int(seq or 0)
+
+
+def allocate_codes(session: Session, prefix: str, count: int) -> range:
+    """Reserve ``count`` consecutive sequence numbers for a code prefix."""
+    row = session.get(CodeSequence, prefix, with_for_update=True)
+    if row is None:
+        row = CodeSequence(prefix=prefix, next_value=1)
+        session.add(row)
+    start = row.next_value
+    row.next_value = start + count
+    session.flush()
+    return range(start, start + count)
+
+
+def get_by_code(session: Session, code: str) -> Indicator | None:
+    return session.execute(select(Indicator).where(Indicator.code == code)).scalar_one_or_none()
+
+
+def get_many_by_codes(session: Session, codes: Sequence[str]) -> list[Indicator]:
+    if not codes:
+        return []
+    rows = session.execute(select(Indicator).where(Indicator.code.in_(codes))).scalars()  # type: ignore[attr-defined]
+    return list(rows)
+
+
+def count_all(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.execute(select(func.count()).select_from(Indicator)).scalar_one())
+
+
+def all_codes(session: Session) -> set[str]:
+    return set(session.execute(select(Indicator.code)).scalars())
+
+
+def content_rows(session: Session) -> list[Row[Any]]:
+    """Every indicator's id, version and content columns (import matching)."""
+    cols = [INDICATOR.c.id, INDICATOR.c.version] + [INDICATOR.c[c] for c in CONTENT_COLUMNS]
+    return list(session.execute(select(*cols)))
+
+
+def insert_indicators(session: Session, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(INDICATOR), rows[start : start + 5000])
+
+
+def update_indicators(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk update by ``_id``; each row dict holds the new content and bookkeeping columns."""
+    if not rows:
+        return
+    keys = [k for k in rows[0] if k != "_id"]
+    stmt = update(INDICATOR).where(INDICATOR.c.id == bindparam("_id")).values({k: bindparam(k) for k in keys})
+    for start in range(0, len(rows), 5000):
+        session.connection().execute(stmt, rows[start : start + 5000])
+
+
+def update_if_version(session: Session, indicator_id: int, expected_version: int, values: dict[str, Any]) -> bool:
+    """Compare-and-set on the version column: False when someone else changed the row first."""
+    result = session.execute(
+        update(INDICATOR)
+        .where(INDICATOR.c.id == indicator_id, INDICATOR.c.version == expected_version)
+        .values(**values, version=expected_version + 1)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def ids_by_codes(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    wanted = list(codes)
+    out: dict[str, int] = {}
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start : start + 5000]
+        out.update(
+            {c: int(i) for c, i in session.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(chunk)))}  # type: ignore[attr-defined]
+        )
+    return out
+
+
+def basis_links(session: Session, indicator_ids: Sequence[int]) -> dict[int, list[tuple[IndicatorBasis, LegalBasis]]]:
+    out: dict[int, list[tuple[IndicatorBasis, LegalBasis]]] = {}
+    for start in range(0, len(indicator_ids), 5000):
+        chunk = list(indicator_ids[start : start + 5000])
+        stmt = (
+            select(IndicatorBasis, LegalBasis)
+            .join(LegalBasis, LegalBasis.id == IndicatorBasis.legal_basis_id)  # type: ignore[arg-type]
+            .where(IndicatorBasis.indicator_id.in_(chunk))  # type: ignore[attr-defined]
+            .order_by(LegalBasis.id)
+        )
+        for link, basis in session.execute(stmt):
+            out.setdefault(link.indicator_id, []).append((link, basis))
+    return out
+
+
+def all_basis_link_keys(session: Session) -> dict[int, set[tuple[int, str | None]]]:
+    out: dict[int, set[tuple[int, str | None]]] = {}
+    for ind_id, lb_id, clause in session.execute(
+        select(IndicatorBasis.indicator_id, IndicatorBasis.legal_basis_id, IndicatorBasis.clause)
+    ):
+        out.setdefault(int(ind_id), set()).add((int(lb_id), clause))
+    return out
+
+
+def replace_basis_links(session: Session, links: dict[int, list[dict[str, Any]]]) -> None:
+    """Set the basis links of the given indicators to exactly ``links[indicator_id]``."""
+    ids = list(links)
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        session.execute(delete(BASIS_LINK).where(BASIS_LINK.c.indicator_id.in_(chunk)))
+    rows = [dict(r, indicator_id=i) for i, rs in links.items() for r in rs]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(BASIS_LINK), rows[start : start + 5000])
+
+
+def changed_since(session: Session, seq: int) -> list[Indicator]:
+    return list(session.execute(select(Indicator).where(Indicator.change_seq > seq)).scalars())
+
+
+def index_basis_ids(session: Session, indicator_ids: Sequence[int] | None = None) -> dict[int, list[int]]:
+    stmt = select(IndicatorBasis.indicator_id, IndicatorBasis.legal_basis_id)
+    out: dict[int, list[int]] = {}
+    if indicator_ids is None:
+        for i, b in session.execute(stmt):
+            out.setdefault(int(i), []).append(int(b))
+        return out
+    for start in range(0, len(indicator_ids), 5000):
+        chunk = list(indicator_ids[start : start + 5000])
+        for i, b in session.execute(stmt.where(IndicatorBasis.indicator_id.in_(chunk))):  # type: ignore[attr-defined]
+            out.setdefault(int(i), []).append(int(b))
+    return out

@@ -1,0 +1,277 @@
+"""Indicator payloads: the one input model (API body and import row alike) and the public shape."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from loaders.text import normalize_text
+from loaders.values import parse_comparator, parse_raw_value
+from service.domain import (
+    BOOL_FALSE,
+    BOOL_TRUE,
+    DIRECTION_ALIASES,
+    HORIZON_ALIASES,
+    KIND_ALIASES,
+    STATUS_ALIASES,
+    VALUE_BASIS_ALIASES,
+    Comparator,
+    Direction,
+    Horizon,
+    IndicatorStatus,
+    Kind,
+    ValueBasis,
+)
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_LIST_SPLIT = re.compile(r"[;；,，、|\n]+")
+_NUMERIC_COMPARATORS = {Comparator.ge, Comparator.le, Comparator.gt, Comparator.lt, Comparator.eq, Comparator.approx}
+
+
+def _text(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return v
+    if not isinstance(v, str):
+        return v
+    out = normalize_text(v)
+    return out or None
+
+
+def _alias(table: dict[str, Any]) -> Any:
+    def convert(v: Any) -> Any:
+        v = _text(v)
+        if v is None or not isinstance(v, str):
+            return v
+        return table.get(v, v)
+
+    return convert
+
+
+def _listify(v: Any) -> Any:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        s = v.strip()
+        if s.startswith("["):
+            try:
+                v = json.loads(s)
+            except ValueError:
+                pass
+        if isinstance(v, str):
+            return [p for p in (normalize_text(x) for x in _LIST_SPLIT.split(v)) if p]
+    if isinstance(v, list | tuple):
+        return [p for p in (normalize_text(str(x)) for x in v if x is not None) if p]
+    return v
+
+
+def _bool(v: Any) -> Any:
+    if v is None:
+        return False
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in BOOL_TRUE:
+        return True
+    if s in BOOL_FALSE:
+        return False
+    return v
+
+
+def _comparator(v: Any) -> Any:
+    v = _text(v)
+    if v is None or isinstance(v, Comparator):
+        return v
+    return parse_comparator(str(v))
+
+
+Text = Annotated[str | None, BeforeValidator(_text)]
+StrList = Annotated[list[str], BeforeValidator(_listify)]
+
+
+class IndicatorDraft(BaseModel):
+    """What a user may say about an indicator, normalised on the way in.
+
+    Used for ``POST /v1/indicators``, for each imported row, and (all fields
+    optional) for PATCH. Chinese aliases and symbols are accepted and mapped to
+    the canonical English values.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str | None, BeforeValidator(_text)] = Field(default=None, pattern=CODE_PATTERN)
+    name: Annotated[str, BeforeValidator(_text)] = Field(min_length=1, max_length=500)
+    kind: Annotated[Kind, BeforeValidator(_alias(KIND_ALIASES))] = Kind.sector
+    level1: Text = None
+    level2: Text = None
+    raw_level1: Text = Field(default=None, description="level1 as the source table wrote it (kept on export)")
+    raw_level2: Text = Field(default=None, description="level2 as the source table wrote it")
+    sector: Text = Field(default=None, max_length=200)
+    department: Text = Field(default=None, max_length=200)
+    definition: Text = Field(default=None, max_length=10_000)
+    formula: Text = Field(default=None, max_length=2_000)
+    unit: Text = Field(default=None, max_length=100)
+    comparator: Annotated[Comparator | None, BeforeValidator(_comparator)] = None
+    value: float | str | None = None
+    raw_value: str | None = Field(default=None, max_length=500)
+    value_basis: Annotated[ValueBasis | None, BeforeValidator(_alias(VALUE_BASIS_ALIASES))] = None
+    value_basis_text: Text = None
+    scoring_rule: Text = Field(default=None, max_length=10_000)
+    data_source: Text = Field(default=None, max_length=2_000)
+    frequency: Text = Field(default=None, max_length=100)
+    budget_types: StrList = Field(default_factory=list)
+    keywords: StrList = Field(default_factory=list)
+    basis: Text = Field(default=None, max_length=5_000)
+    basis_clause: Text = Field(default=None, max_length=2_000)
+    direction: Annotated[Direction | None, BeforeValidator(_alias(DIRECTION_ALIASES))] = None
+    is_core: Annotated[bool, BeforeValidator(_bool)] = False
+    horizon: Annotated[Horizon, BeforeValidator(_alias(HORIZON_ALIASES))] = Horizon.annual
+    weight: float | None = Field(default=None, ge=0, le=1000)
+    source: Text = Field(default=None, max_length=2_000)
+    notes: Text = Field(default=None, max_length=10_000)
+    status: Annotated[IndicatorStatus | None, BeforeValidator(_alias(STATUS_ALIASES))] = None
+    duties: StrList = Field(default_factory=list)
+    strategic_goals: StrList = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_free_text_basis(cls, data: Any) -> Any:
+        # Tables often write free text (“财政管理统一要求”) where the value basis goes:
+        # keep it verbatim in value_basis_text instead of rejecting the row.
+        if isinstance(data, dict):
+            vb = data.get("value_basis")
+            if isinstance(vb, str):
+                norm = normalize_text(vb)
+                if norm and norm not in VALUE_BASIS_ALIASES and norm not in ValueBasis.__members__:
+                    data = {**data, "value_basis": None, "value_basis_text": data.get("value_basis_text") or norm}
+        return data
+
+    @model_validator(mode="after")
+    def _derive_value(self) -> IndicatorDraft:
+        """Fill comparator/value/unit from the raw value, and check they agree."""
+        if self.raw_value is not None:
+            self.raw_value = self.raw_value.strip() or None
+        if isinstance(self.value, str):
+            text = normalize_text(self.value)
+            parsed = parse_raw_value(text)
+            if self.raw_value is None:
+                self.raw_value = self.value.strip() or None
+            self.value = parsed.value
+            self.comparator = self.comparator or parsed.comparator
+            self.unit = self.unit or parsed.unit
+        elif self.value is None and self.raw_value:
+            parsed = parse_raw_value(self.raw_value)
+            self.value = parsed.value
+            self.comparator = self.comparator or parsed.comparator
+            self.unit = self.unit or parsed.unit
+        if self.comparator in _NUMERIC_COMPARATORS and isinstance(self.value, str):
+            raise ValueError(f"value 「{self.value}」 is not a number, but comparator is {self.comparator.value}")
+        if self.direction is None and self.comparator is not None:
+            if self.comparator in (Comparator.ge, Comparator.gt, Comparator.eq):
+                self.direction = Direction.positive
+            elif self.comparator in (Comparator.le, Comparator.lt):
+                self.direction = Direction.negative
+        return self
+
+
+class IndicatorPatch(BaseModel):
+    """Fields to change; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=500)
+    kind: str | None = None
+    level1: str | None = None
+    level2: str | None = None
+    sector: str | None = None
+    department: str | None = None
+    definition: str | None = None
+    formula: str | None = None
+    unit: str | None = None
+    comparator: str | None = None
+    value: float | str | None = None
+    raw_value: str | None = None
+    value_basis: str | None = None
+    value_basis_text: str | None = None
+    scoring_rule: str | None = None
+    data_source: str | None = None
+    frequency: str | None = None
+    budget_types: list[str] | str | None = None
+    keywords: list[str] | str | None = None
+    basis: str | None = None
+    basis_clause: str | None = None
+    direction: str | None = None
+    is_core: bool | str | None = None
+    horizon: str | None = None
+    weight: float | None = None
+    source: str | None = None
+    notes: str | None = None
+    status: str | None = None
+    duties: list[str] | str | None = None
+    strategic_goals: list[str] | str | None = None
+
+
+class BasisRef(BaseModel):
+    id: int
+    doc_no: str
+    title: str
+    kind: str
+    status: str
+    clause: str | None = None
+    note: str | None = None
+
+
+class IndicatorOut(BaseModel):
+    code: str
+    name: str
+    kind: Kind
+    framework: str
+    category_id: int
+    level1: str
+    level2: str | None
+    raw_level1: str | None = None
+    raw_level2: str | None = None
+    sector: str | None = None
+    sector_code: str | None = None
+    department: str | None = None
+    department_code: str | None = None
+    definition: str | None = None
+    formula: str | None = None
+    unit: str | None = None
+    comparator: Comparator | None = None
+    comparator_symbol: str | None = None
+    value: float | str | None = None
+    raw_value: str | None = None
+    value_basis: ValueBasis | None = None
+    value_basis_text: str | None = None
+    scoring_rule: str | None = None
+    data_source: str | None = None
+    frequency: str | None = None
+    budget_types: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    basis: str | None = None
+    legal_bases: list[BasisRef] = Field(default_factory=list)
+    direction: Direction | None = None
+    is_core: bool = False
+    horizon: Horizon = Horizon.annual
+    weight: float | None = None
+    source: str | None = None
+    notes: str | None = None
+    status: IndicatorStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class IndicatorPage(BaseModel):
+    items: list[IndicatorOut]
+    total: int
+    next_cursor: str | None = None
+    facets: dict[str, dict[str, int]] = Field(default_factory=dict)

@@ -1,0 +1,449 @@
+"""Indicator use cases: read, create, edit with optimistic locking, retire, search."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from loaders.levels import LevelMapping, map_levels
+from service.domain import COMPARATOR_SYMBOLS, Comparator, IndicatorStatus, Kind
+from service.errors import FieldError, NotFound, PreconditionFailed, PreconditionRequired, ValidationFailed
+from service.indicators import repository as repo
+from service.indicators.schemas import BasisRef, IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
+from service.legal_bases import repository as basis_repo
+from service.legal_bases.service import BasisMatcher
+from service.models import Indicator, utcnow
+from service.search.index import IndexDoc, SearchIndex
+from service.taxonomy.service import Refs
+
+KIND_PREFIX: dict[Kind, str] = {
+    Kind.common: "GX",
+    Kind.department_strategic: "ZL",
+    Kind.department_duty: "ZZ",
+    Kind.sector: "HY",
+}
+
+
+def etag(ind: Indicator) -> str:
+    return f'"{ind.code}.v{ind.version}"'
+
+
+def natural_key(*parts: object) -> str:
+    """Identity of an indicator that arrives without a code (see README, 'Identity')."""
+    joined = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha1(joined.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class RowPlan:
+    """A draft resolved against the reference data: the column values to store."""
+
+    values: dict[str, Any]
+    basis_links: list[dict[str, Any]]
+    warnings: list[str]
+
+
+def resolve(draft: IndicatorDraft, refs: Refs, matcher: BasisMatcher, *, default_status: IndicatorStatus) -> RowPlan:
+    """Turn a validated draft into column values (category, sector, department ids …)."""
+    mapping = _map_levels(draft.level1, draft.level2)
+    warnings = [mapping.warning] if mapping.warning else []
+    kind = draft.kind
+    if mapping.kind_hint is not None and "kind" not in draft.model_fields_set:
+        kind = mapping.kind_hint
+    category_id = refs.category_id(mapping)
+    sector_id = refs.sector_id(draft.sector)
+    department_id = refs.department_id(draft.department)
+    value = draft.value
+    values: dict[str, Any] = {
+        "name": draft.name,
+        "kind": kind.value,
+        "category_id": category_id,
+        "sector_id": sector_id,
+        "department_id": department_id,
+        "raw_level1": draft.raw_level1 or draft.level1,
+        "raw_level2": draft.raw_level2 or draft.level2,
+        "definition": draft.definition,
+        "formula": draft.formula,
+        "unit": draft.unit,
+        "comparator": draft.comparator.value if draft.comparator else None,
+        "value": None if value is None else _value_text(value),
+        "value_num": float(value) if isinstance(value, int | float) else None,
+        "raw_value": draft.raw_value,
+        "value_basis": draft.value_basis.value if draft.value_basis else None,
+        "value_basis_text": draft.value_basis_text,
+        "scoring_rule": draft.scoring_rule,
+        "data_source": draft.data_source,
+        "frequency": draft.frequency,
+        "budget_types": draft.budget_types,
+        "keywords": draft.keywords,
+        "basis": draft.basis,
+        "direction": draft.direction.value if draft.direction else None,
+        "is_core": draft.is_core,
+        "horizon": draft.horizon.value,
+        "weight": draft.weight,
+        "source": draft.source,
+        "notes": draft.notes,
+        "status": (draft.status or default_status).value,
+    }
+    # The levels as written (not as mapped) belong to the key: one source table may list the
+    # same name under two headings, and both rows are kept.
+    values["natural_key"] = natural_key(
+        kind.value, department_id, sector_id, values["raw_level1"], values["raw_level2"], draft.name, draft.source
+    )
+    links = [{"legal_basis_id": b, "clause": draft.basis_clause, "note": None} for b in matcher.match(draft.basis)]
+    return RowPlan(values=values, basis_links=links, warnings=warnings)
+
+
+@lru_cache(maxsize=4096)
+def _map_levels(level1: str | None, level2: str | None) -> LevelMapping:
+    return map_levels(level1, level2)
+
+
+def _value_text(value: float | str) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def code_prefix(kind: str, sector_code: str | None) -> str:
+    if kind == Kind.sector and sector_code:
+        return sector_code
+    return KIND_PREFIX[Kind(kind)]
+
+
+def assign_codes(session: Session, plans: Sequence[dict[str, Any]], refs: Refs, taken: set[str]) -> None:
+    """Give every plan without a code a readable one: prefix-sequence, e.g. WSJK-00012; never reused."""
+    by_prefix: dict[str, list[dict[str, Any]]] = {}
+    for values in plans:
+        if not values.get("code"):
+            sector = refs.sectors.get(values["sector_id"]) if values["sector_id"] else None
+            by_prefix.setdefault(code_prefix(values["kind"], sector.code if sector else None), []).append(values)
+    for prefix, group in by_prefix.items():
+        pending = list(group)
+        while pending:
+            numbers = repo.allocate_codes(session, prefix, len(pending))
+            still: list[dict[str, Any]] = []
+            for values, n in zip(pending, numbers, strict=True):
+                code = f"{prefix}-{n:05d}"
+                if code in taken:  # a user chose this code by hand earlier: skip the number
+                    still.append(values)
+                    continue
+                values["code"] = code
+                taken.add(code)
+            pending = still
+
+
+# --- reads ---------------------------------------------------------------------
+def views(session: Session, indicators: Sequence[Indicator], refs: Refs | None = None) -> list[IndicatorOut]:
+    refs = refs or Refs(session)
+    links = repo.basis_links(session, [i.id for i in indicators if i.id is not None])
+    out = []
+    for ind in indicators:
+        assert ind.id is not None
+        node = refs.categories[ind.category_id]
+        sector = refs.sectors.get(ind.sector_id) if ind.sector_id else None
+        dept = refs.departments.get(ind.department_id) if ind.department_id else None
+        comparator = Comparator(ind.comparator) if ind.comparator else None
+        out.append(
+            IndicatorOut(
+                code=ind.code,
+                name=ind.name,
+                kind=Kind(ind.kind),
+                framework=node.framework,
+                category_id=node.id,
+                level1=node.level1,
+                level2=node.level2,
+                raw_level1=ind.raw_level1,
+                raw_level2=ind.raw_level2,
+                sector=sector.name if sector else None,
+                sector_code=sector.code if sector else None,
+                department=dept.name if dept else None,
+                department_code=dept.code if dept else None,
+                definition=ind.definition,
+                formula=ind.formula,
+                unit=ind.unit,
+                comparator=comparator,
+                comparator_symbol=COMPARATOR_SYMBOLS[comparator] if comparator else None,
+                value=ind.value_num if ind.value_num is not None else ind.value,
+                raw_value=ind.raw_value,
+                value_basis=ind.value_basis,  # type: ignore[arg-type]
+                value_basis_text=ind.value_basis_text,
+                scoring_rule=ind.scoring_rule,
+                data_source=ind.data_source,
+                frequency=ind.frequency,
+                budget_types=list(ind.budget_types or []),
+                keywords=list(ind.keywords or []),
+                basis=ind.basis,
+                legal_bases=[
+                    BasisRef(
+                        id=b.id or 0, doc_no=b.doc_no, title=b.title, kind=b.kind, status=b.status,
+                        clause=link.clause, note=link.note,
+                    )
+                    for link, b in links.get(ind.id, [])
+                ],
+                direction=ind.direction,  # type: ignore[arg-type]
+                is_core=ind.is_core,
+                horizon=ind.horizon,  # type: ignore[arg-type]
+                weight=ind.weight,
+                source=ind.source,
+                notes=ind.notes,
+                status=IndicatorStatus(ind.status),
+                version=ind.version,
+                created_at=ind.created_at,
+                updated_at=ind.updated_at,
+            )
+        )
+    return out
+
+
+def require(session: Session, code: str) -> Indicator:
+    ind = repo.get_by_code(session, code)
+    if ind is None:
+        raise NotFound(f"Indicator {code!r} does not exist")
+    return ind
+
+
+def get_indicator(session: Session, code: str) -> tuple[IndicatorOut, str]:
+    ind = require(session, code)
+    return views(session, [ind])[0], etag(ind)
+
+
+# --- writes --------------------------------------------------------------------
+def _matcher(session: Session) -> BasisMatcher:
+    return BasisMatcher.build(basis_repo.all_bases(session))
+
+
+def create_indicator(session: Session, draft: IndicatorDraft) -> tuple[IndicatorOut, str]:
+    """Create one indicator (status draft unless given); 409 when the code exists."""
+    from service.errors import Conflict
+
+    refs = Refs(session)
+    plan = resolve(draft, refs, _matcher(session), default_status=IndicatorStatus.draft)
+    if draft.code:
+        if repo.get_by_code(session, draft.code) is not None:
+            raise Conflict(f"Indicator code {draft.code!r} already exists")
+        plan.values["code"] = draft.code
+    else:
+        assign_codes(session, [plan.values], refs, repo.all_codes(session))
+    seq = repo.bump_change_seq(session)
+    now = utcnow()
+    repo.insert_indicators(session, [{**plan.values, "version": 1, "change_seq": seq, "created_at": now, "updated_at": now}])
+    ind = require(session, plan.values["code"])
+    assert ind.id is not None
+    if plan.basis_links:
+        repo.replace_basis_links(session, {ind.id: plan.basis_links})
+    session.expire_all()
+    ind = require(session, plan.values["code"])
+    return views(session, [ind], refs)[0], etag(ind)
+
+
+def draft_of(ind: Indicator, refs: Refs, *, basis_clause: str | None) -> dict[str, Any]:
+    """The stored indicator expressed as draft input (so a patch re-runs the same validation)."""
+    node = refs.categories[ind.category_id]
+    return {
+        "code": ind.code,
+        "name": ind.name,
+        "kind": ind.kind,
+        "level1": node.level1 if node.framework != "unclassified" else ind.raw_level1,
+        "level2": node.level2 if node.framework != "unclassified" else ind.raw_level2,
+        "sector": refs.sector_name(ind.sector_id),
+        "department": refs.departments[ind.department_id].name if ind.department_id else None,
+        "definition": ind.definition,
+        "formula": ind.formula,
+        "unit": ind.unit,
+        "comparator": ind.comparator,
+        "value": ind.value_num if ind.value_num is not None else ind.value,
+        "raw_value": ind.raw_value,
+        "value_basis": ind.value_basis,
+        "value_basis_text": ind.value_basis_text,
+        "scoring_rule": ind.scoring_rule,
+        "data_source": ind.data_source,
+        "frequency": ind.frequency,
+        "budget_types": list(ind.budget_types or []),
+        "keywords": list(ind.keywords or []),
+        "basis": ind.basis,
+        "basis_clause": basis_clause,
+        "direction": ind.direction,
+        "is_core": ind.is_core,
+        "horizon": ind.horizon,
+        "weight": ind.weight,
+        "source": ind.source,
+        "notes": ind.notes,
+        "status": ind.status,
+    }
+
+
+def check_if_match(ind: Indicator, if_match: str | None, *, required: bool) -> None:
+    if if_match is None:
+        if required:
+            raise PreconditionRequired("This request needs an If-Match header with the indicator's ETag")
+        return
+    candidates = {t.strip().removeprefix("W/") for t in if_match.split(",")}
+    if "*" not in candidates and etag(ind) not in candidates:
+        raise PreconditionFailed(
+            f"Indicator {ind.code} has changed (current ETag {etag(ind)}); reload it and apply your change again",
+            extra={"current_etag": etag(ind)},
+        )
+
+
+def patch_indicator(session: Session, code: str, patch: IndicatorPatch, *, if_match: str | None) -> tuple[IndicatorOut, str]:
+    """Apply a partial change guarded by If-Match; a stale ETag is refused with 412, nothing is overwritten."""
+    ind = require(session, code)
+    check_if_match(ind, if_match, required=True)
+    refs = Refs(session)
+    links = repo.basis_links(session, [ind.id or 0]).get(ind.id or 0, [])
+    current = draft_of(ind, refs, basis_clause=links[0][0].clause if links else None)
+    changes = patch.model_dump(exclude_unset=True)
+    if "value" in changes and "raw_value" not in changes:
+        current["raw_value"] = None  # a new value replaces the old published text
+    if ("level1" in changes) and "level2" not in changes:
+        current["level2"] = None
+    merged = {**current, **changes}
+    try:
+        draft = IndicatorDraft.model_validate(merged)
+    except ValidationError as exc:
+        raise ValidationFailed("The change is not valid", errors=errors_from(exc)) from exc
+    plan = resolve(draft, refs, _matcher(session), default_status=IndicatorStatus(ind.status))
+    plan.values.pop("code", None)
+    seq = repo.bump_change_seq(session)
+    assert ind.id is not None
+    if not repo.update_if_version(session, ind.id, ind.version, {**plan.values, "change_seq": seq, "updated_at": utcnow()}):
+        raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
+    if "basis" in changes or "basis_clause" in changes:
+        repo.replace_basis_links(session, {ind.id: plan.basis_links})
+    session.expire_all()
+    ind = require(session, code)
+    return views(session, [ind], refs)[0], etag(ind)
+
+
+def retire_indicator(session: Session, code: str, *, if_match: str | None) -> tuple[IndicatorOut, str]:
+    """DELETE never erases: the indicator is marked retired and stays readable by code."""
+    ind = require(session, code)
+    check_if_match(ind, if_match, required=False)
+    if ind.status != IndicatorStatus.retired:
+        seq = repo.bump_change_seq(session)
+        assert ind.id is not None
+        if not repo.update_if_version(
+            session, ind.id, ind.version, {"status": IndicatorStatus.retired.value, "change_seq": seq, "updated_at": utcnow()}
+        ):
+            raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
+        session.expire_all()
+        ind = require(session, code)
+    return views(session, [ind])[0], etag(ind)
+
+
+def errors_from(exc: ValidationError, *, row: int | None = None) -> list[FieldError]:
+    out = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        msg = str(e.get("msg", "")).removeprefix("Value error, ")
+        out.append(FieldError(field=".".join(loc) or None, message=msg, row=row))
+    return out
+
+
+# --- search ----------------------------------------------------------------------
+def index_docs(session: Session, indicators: Sequence[Indicator], refs: Refs) -> list[IndexDoc]:
+    bases = repo.index_basis_ids(session, [i.id for i in indicators if i.id is not None])
+    docs = []
+    for ind in indicators:
+        node = refs.categories[ind.category_id]
+        parent = node.parent_id
+        docs.append(
+            IndexDoc(
+                code=ind.code,
+                name=ind.name,
+                keywords=tuple(ind.keywords or ()),
+                definition=ind.definition or "",
+                level1=node.level1,
+                level2=node.level2 or "",
+                sector=refs.sector_name(ind.sector_id) or "",
+                department=refs.departments[ind.department_id].name if ind.department_id else "",
+                kind=ind.kind,
+                status=ind.status,
+                bases=tuple(str(b) for b in bases.get(ind.id or 0, ())),
+                category_ids=tuple(c for c in (parent, node.id) if c is not None),
+            )
+        )
+    return docs
+
+
+def refresh_index(session: Session, index: SearchIndex) -> None:
+    """Bring the in-memory index up to the database's change counter (cheap when current)."""
+    seq = repo.current_change_seq(session)
+    if seq <= index.version:
+        return
+    changed = repo.changed_since(session, index.version)
+    index.upsert(index_docs(session, changed, Refs(session)), version=seq)
+
+
+def rebuild_index(session: Session, index: SearchIndex) -> None:
+    seq = repo.current_change_seq(session)
+    refs = Refs(session)
+    from sqlalchemy import select
+
+    everything = list(session.execute(select(Indicator)).scalars())
+    index.replace_all(index_docs(session, everything, refs), version=seq)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str | None = None
+    kind: list[str] | None = None
+    sector: list[str] | None = None
+    department: list[str] | None = None
+    level1: list[str] | None = None
+    level2: list[str] | None = None
+    category: list[str] | None = None
+    basis: list[str] | None = None
+    status: list[str] | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+def search(session: Session, index: SearchIndex, params: SearchParams) -> IndicatorPage:
+    """Full-text and faceted search; rows are read fresh from the database for the page."""
+    refresh_index(session, index)
+    refs = Refs(session)
+    filters: dict[str, list[str]] = {}
+    for key in ("kind", "level1", "level2", "category", "basis", "status"):
+        vals = getattr(params, key)
+        if vals:
+            filters[key] = vals
+    # Sectors and departments may be named by code or by name; the index holds names.
+    if params.sector:
+        filters["sector"] = [refs.sector_name(refs.sector_id(s, create=False)) or s for s in params.sector]
+    if params.department:
+        filters["department"] = [
+            refs.departments[d].name if (d := refs.department_id(s, create=False)) else s for s in params.department
+        ]
+    if "status" not in filters:
+        # Retired indicators stay readable by code but do not clutter search unless asked for.
+        filters["status"] = [s.value for s in IndicatorStatus if s != IndicatorStatus.retired]
+    try:
+        page = index.search(params.q, filters=filters, limit=params.limit, cursor=params.cursor)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), errors=[FieldError(field="cursor", message=str(exc))]) from exc
+    rows = {i.code: i for i in repo.get_many_by_codes(session, [h.code for h in page.hits])}
+    ordered = [rows[h.code] for h in page.hits if h.code in rows]
+    return IndicatorPage(items=views(session, ordered, refs), total=page.total, next_cursor=page.next_cursor, facets=page.facets)
+
+
+def catalogue_words(session: Session) -> list[str]:
+    """Names, keywords, sector and department names: the search analyser's user dictionary."""
+    from sqlalchemy import select
+
+    refs = Refs(session)
+    words: set[str] = set()
+    for name, keywords in session.execute(select(Indicator.name, Indicator.keywords)):
+        if len(name) <= 12:
+            words.add(name)
+        words.update(k for k in (keywords or []) if k)
+    words.update(s.name for s in refs.sectors.values())
+    words.update(d.name for d in refs.departments.values())
+    return sorted(words)

@@ -1,0 +1,42 @@
+"""All runtime configuration, read once from the environment (prefix ``CATALOG_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CATALOG_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default="sqlite:///./indicator-catalog.db",
+        description="SQLAlchemy URL: sqlite:///path.db (embedded default) or postgresql+psycopg://…",
+    )
+    seed: bool = Field(default=True, description="Load the bundled seed library into an empty database")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    neo4j_uri: str | None = Field(default=None, description="bolt://host:port; unset → embedded graph")
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr = SecretStr("")
+    neo4j_database: str = "neo4j"
+
+    max_upload_bytes: int = 50 * 1024 * 1024
+    page_size_max: int = 200
+    seed_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _production_needs_real_services(self) -> Settings:
+        # The embedded default is for development; production must name a real database.
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            raise ValueError("CATALOG_DATABASE_URL must point at PostgreSQL in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
