@@ -44,7 +44,20 @@ COMMON_NAMES = (
     "三公经费控制率", "会议计划完成率", "培训计划完成率", "参训率", "培训合格率", "购置设备验收合格率",
     "购置计划完成率", "资金拨付及时率", "结转结余率", "绩效自评完成率", "群众满意度", "服务对象满意度",
 )  # fmt: skip
-PLACES = ("", "", "", "济南市", "临沂市", "滨州市", "青岛市", "烟台市", "潍坊市", "济宁市", "泰安市", "威海市")
+PLACES = (
+    "",
+    "",
+    "",
+    "济南市",
+    "临沂市",
+    "滨州市",
+    "青岛市",
+    "烟台市",
+    "潍坊市",
+    "济宁市",
+    "泰安市",
+    "威海市",
+)
 DEPT_BY_SECTOR = {
     "卫生健康": "卫生健康委员会", "交通运输": "交通运输厅", "水利": "水利厅", "教育": "教育厅",
     "农业农村": "农业农村厅", "生态环境": "生态环境厅", "住房城乡建设": "住房和城乡建设厅",
@@ -75,8 +88,14 @@ DEFINITION_TEMPLATES = (
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> dict[str, Any]:
-    rows = [json.loads(line) for line in (SEED_DIR / "seed_indicators.jsonl").read_text("utf-8").splitlines() if line]
-    bases = [json.loads(line) for line in (SEED_DIR / "legal_bases.jsonl").read_text("utf-8").splitlines() if line]
+    rows = [
+        json.loads(line)
+        for line in (SEED_DIR / "seed_indicators.jsonl").read_text("utf-8").splitlines()
+        if line
+    ]
+    bases = [
+        json.loads(line) for line in (SEED_DIR / "legal_bases.jsonl").read_text("utf-8").splitlines() if line
+    ]
     stems: list[tuple[str, str]] = []
     for r in rows:
         name = re.sub(r"[((].*?[))]", "", r["name"]).strip()

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import random
 import resource
@@ -79,8 +80,31 @@ def make_queries(docs: Sequence[IndexDoc], n: int, *, seed: int = 0) -> list[Que
     """A realistic mix: short words, common metrics, synonyms, rare names, fragments, filters, paging."""
     rng = random.Random(seed)
     one_char = ["率", "数", "水", "路", "林", "学", "费", "医"]
-    two_char = ["培训", "资金", "疫苗", "公路", "农村", "养护", "学生", "补助", "垃圾", "验收", "预算", "就业"]
-    common = ["满意度", "完成率", "覆盖率", "合格率", "到位率", "执行率", "群众满意度", "预算执行率", "及时率"]
+    two_char = [
+        "培训",
+        "资金",
+        "疫苗",
+        "公路",
+        "农村",
+        "养护",
+        "学生",
+        "补助",
+        "垃圾",
+        "验收",
+        "预算",
+        "就业",
+    ]
+    common = [
+        "满意度",
+        "完成率",
+        "覆盖率",
+        "合格率",
+        "到位率",
+        "执行率",
+        "群众满意度",
+        "预算执行率",
+        "及时率",
+    ]
     synonyms = ["满意率", "达标率", "经费到位率", "乡村公路", "免疫率", "准时率", "新改建农村公路里程"]
     sectors = sorted({d.sector for d in docs})
     level1s = sorted({d.level1 for d in docs})
@@ -114,7 +138,9 @@ def make_queries(docs: Sequence[IndexDoc], n: int, *, seed: int = 0) -> list[Que
                 filters["basis"] = rng.choice(bases)
             cases.append(QueryCase("text + filters", rng.choice(common + two_char), filters))
         elif roll < 0.90:
-            cases.append(QueryCase("browse + filters", None, {"sector": rng.choice(sectors), "status": "standard"}))
+            cases.append(
+                QueryCase("browse + filters", None, {"sector": rng.choice(sectors), "status": "standard"})
+            )
         else:
             cases.append(QueryCase("paging x3", rng.choice(common + one_char), pages=3))
     return cases
@@ -190,16 +216,18 @@ def run(n: int, n_queries: int, seed: int) -> None:
     for i in range(300):
         d = rng.choice(docs)
         edited = replace(d, name=d.name + "(修订)", definition=f"第{i}次修订。{d.definition}")
-        single.append(timed(lambda e=edited, v=i: index.upsert([e], version=2 + v)))
+        single.append(timed(functools.partial(index.upsert, [edited], version=2 + i)))
     batch = [replace(d, code=f"NEW{i:07d}") for i, d in enumerate(rng.sample(docs, 1000))]
     t_batch = timed(lambda: index.upsert(batch, version=10_000))
-    after_upserts = [timed(lambda c=c: index.search(c.q, filters=c.filters)) for c in cases[:300]]
+    after_upserts = [timed(functools.partial(index.search, c.q, filters=c.filters)) for c in cases[:300]]
 
     print(f"\nsearch index benchmark: n={n:,} docs, {len(all_ms)} searches ({n_queries} query cases)")
     print(f"  generate docs            {t_gen:8.2f} s   (rss +{rss_docs - rss0:.0f} MiB for the IndexDocs)")
     print(f"  jieba dict + user words  {t_dict:8.2f} s   ({len(words):,} candidate words)")
     print(f"  replace_all (build)      {t_build:8.2f} s")
-    print(f"  rss after build          {rss_index:8.0f} MiB (index ≈ {rss_index - rss_docs:.0f} MiB); peak {peak_rss_mb():.0f} MiB")
+    print(
+        f"  rss after build          {rss_index:8.0f} MiB (index ≈ {rss_index - rss_docs:.0f} MiB); peak {peak_rss_mb():.0f} MiB"
+    )
     print(f"  index                    {info}")
     print()
     print(f"  {'query group':<18}{'count':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'median hits':>13}")

@@ -59,6 +59,8 @@ _MAX_REPORTED_ERRORS = 1000
 
 
 class Format(StrEnum):
+    """Supported import formats."""
+
     json = "json"
     ndjson = "ndjson"
     csv = "csv"

@@ -18,10 +18,12 @@ from enum import Enum
 __all__ = ["format_number", "normalize_optional", "normalize_text"]
 
 # NFKC folds superscripts into plain digits ("m³" → "m3"), which silently changes
-# units; keep ² and ³ and spell the squared/cubed-metre ligatures out.
+# units, and circled/parenthesised numbers ("②", "⑴") into bare digits, which turns
+# enumeration marks into values; keep those and spell the m²/m³ ligatures out.
 _UNIT_LIGATURES = str.maketrans({"㎡": "m²", "㎥": "m³", "㎠": "cm²", "㎤": "cm³", "㎟": "mm²"})
-_KEEP_SUPERSCRIPTS = re.compile(r"([²³])")
-_NEEDS_UNIT_CARE = re.compile(r"[²³㎡㎥㎠㎤㎟]")
+_PROTECTED = "²³\u2460-\u24ff\u2776-\u2793\u3251-\u325f\u32b1-\u32bf"
+_PROTECTED_RE = re.compile(f"([{_PROTECTED}])")
+_NEEDS_UNIT_CARE = re.compile(f"[{_PROTECTED}㎡㎥㎠㎤㎟]")
 
 # Unicode categories removed outright: control (Cc), format (Cf: zero-width
 # space/joiners, BOM, bidi marks, soft hyphen), surrogates (Cs), private use (Co).
@@ -33,7 +35,7 @@ _WHITESPACE_CONTROLS = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85")
 def _nfkc_keep_superscripts(s: str) -> str:
     if not _NEEDS_UNIT_CARE.search(s):
         return unicodedata.normalize("NFKC", s)
-    parts = _KEEP_SUPERSCRIPTS.split(s.translate(_UNIT_LIGATURES))
+    parts = _PROTECTED_RE.split(s.translate(_UNIT_LIGATURES))
     # split() with a capturing group returns the separators at odd positions.
     return "".join(p if i % 2 else unicodedata.normalize("NFKC", p) for i, p in enumerate(parts))
 
@@ -43,7 +45,7 @@ def normalize_text(s: str) -> str:
 
     NFKC (full-width digits, letters and punctuation become half-width, e.g.
     "（" → "(", "，" → ",", "１００％" → "100%"; the superscripts ² and ³ are kept so
-    that "m³" stays a unit), then NUL, zero-width, format and other control
+    that "m³" stays a unit, and circled numbers such as "②" stay enumeration marks), then NUL, zero-width, format and other control
     characters are removed, whitespace runs (including line breaks and the
     ideographic space) collapse to a single space, and the result is stripped.
     """

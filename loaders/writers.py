@@ -52,6 +52,8 @@ __all__ = ["ExportProfile", "escape_formula", "write_csv", "write_jsonl", "write
 
 
 class ExportProfile(StrEnum):
+    """Header/value conventions of an export (see the module docstring)."""
+
     canonical = "canonical"
     chinese = "chinese"
     platform = "platform"

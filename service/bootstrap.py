@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from loaders.readers import Format, read_records
 from service.db import migrate
@@ -33,12 +33,16 @@ def prepare_database(engine: Engine, *, seed: bool, seed_dir: Path | None = None
     migrate(engine)
     with Session(engine) as session:
         ensure_category_tree(session)
-        if session.execute(select(CatalogState.id)).first() is None:
+        if session.execute(select(col(CatalogState.id))).first() is None:
             session.execute(insert(CatalogState).values(id=1, change_seq=0))
         session.commit()
         if not seed or indicator_repo.count_all(session) > 0 or basis_repo.all_bases(session):
             return None
-        bases = [json.loads(line) for line in seed_bytes("legal_bases.jsonl", seed_dir).decode("utf-8").splitlines() if line.strip()]
+        bases = [
+            json.loads(line)
+            for line in seed_bytes("legal_bases.jsonl", seed_dir).decode("utf-8").splitlines()
+            if line.strip()
+        ]
         load_seed_bases(session, bases)
         records = read_records(seed_bytes("seed_indicators.jsonl", seed_dir), Format.ndjson)
         report = import_records(session, records)

@@ -55,18 +55,29 @@ def load(
     prepare_database(engine, seed=settings.seed, seed_dir=settings.seed_dir)
     with Session(engine) as session:
         try:
-            report = run_import(session, file.read_bytes(), content_type=None, filename=file.name, dry_run=dry_run)
+            report = run_import(
+                session, file.read_bytes(), content_type=None, filename=file.name, dry_run=dry_run
+            )
             session.commit()
         except DomainError as exc:
             session.rollback()
-            typer.echo(json.dumps({"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors[:50]]}, ensure_ascii=False, indent=2), err=True)
+            typer.echo(
+                json.dumps(
+                    {"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors[:50]]},
+                    ensure_ascii=False,
+                    indent=2,
+                ),
+                err=True,
+            )
             raise typer.Exit(code=1) from exc
     typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
 
 
 @app.command()
 def export(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout)")
+    ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv or xlsx")] = "jsonl",
     profile: Annotated[str, typer.Option(help="canonical, chinese or platform")] = "canonical",
 ) -> None:

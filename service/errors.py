@@ -119,7 +119,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _loc_to_field(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in exc.errors()]
+        errors = [
+            {"field": _loc_to_field(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
         return problem(
             422,
             ValidationFailed.title,
@@ -146,8 +149,13 @@ def install_error_handlers(app: FastAPI) -> None:
         import logging
 
         logging.getLogger("service").exception("unhandled error on %s", request.url.path)
-        return problem(500, "Internal server error", "An unexpected error occurred", slug="internal", instance=request.url.path)
-
+        return problem(
+            500,
+            "Internal server error",
+            "An unexpected error occurred",
+            slug="internal",
+            instance=request.url.path,
+        )
 
 
 class ProblemError(BaseModel):

@@ -88,8 +88,8 @@ class LegalBasis(SQLModel, table=True):
     source: str | None = None
     note: str | None = None
     version: int = 1
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class LegalBasisLink(SQLModel, table=True):
@@ -139,8 +139,8 @@ class Indicator(SQLModel, table=True):
     natural_key: str = Field(max_length=64, index=True)
     version: int = 1
     change_seq: int = Field(default=0, index=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class IndicatorBasis(SQLModel, table=True):
@@ -188,3 +188,62 @@ class CatalogState(SQLModel, table=True):
 
 def row_dict(obj: SQLModel) -> dict[str, Any]:
     return obj.model_dump()
+
+
+class IndicatorRelation(SQLModel, table=True):
+    """A typed relation between two indicators (synonym, derived_from, aggregates)."""
+
+    __tablename__ = "indicator_relation"
+
+    from_id: int = Field(foreign_key="indicator.id", primary_key=True)
+    to_id: int = Field(foreign_key="indicator.id", primary_key=True, index=True)
+    kind: str = Field(default="synonym", max_length=16, primary_key=True)
+
+
+class Target(SQLModel, table=True):
+    """A performance target (绩效目标) registered by the finance platform, using indicators."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=128, unique=True)
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    fiscal_year: int | None = None
+    project: str | None = None
+    text: str | None = None
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class TargetIndicator(SQLModel, table=True):
+    """One row of a target's indicator table."""
+
+    __tablename__ = "target_indicator"
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True)
+    indicator_id: int = Field(foreign_key="indicator.id", index=True)
+    comparator: str | None = Field(default=None, max_length=16)
+    value: str | None = None
+    unit: str | None = Field(default=None, max_length=100)
+    raw_value: str | None = None
+
+
+class OutboxEvent(SQLModel, table=True):
+    """Written in the same transaction as a catalogue change; the graph projector consumes it in order."""
+
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=32)
+    entity_key: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class GraphSyncState(SQLModel, table=True):
+    """Single row per graph backend: the last outbox event applied to it."""
+
+    __tablename__ = "graph_sync_state"
+
+    backend: str = Field(primary_key=True, max_length=32)
+    last_event_id: int = 0
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

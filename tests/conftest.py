@@ -56,7 +56,9 @@ def _pg_copy(server: PostgresServer, template: str) -> str:
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server.admin_conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        )
     return server.url_for(name)
 
 

@@ -21,7 +21,9 @@ def test_openapi_contract_has_not_drifted() -> None:
     if os.environ.get("UPDATE_OPENAPI") == "1":
         CONTRACT.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     committed = json.loads(CONTRACT.read_text(encoding="utf-8"))
-    assert schema == committed, "API changed: run `UPDATE_OPENAPI=1 pytest tests/test_openapi.py` and commit openapi/openapi.json"
+    assert schema == committed, (
+        "API changed: run `UPDATE_OPENAPI=1 pytest tests/test_openapi.py` and commit openapi/openapi.json"
+    )
 
 
 def test_operation_ids_are_unique_and_readable() -> None:

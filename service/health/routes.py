@@ -28,5 +28,12 @@ async def ready(state: StateDep) -> dict[str, Any] | JSONResponse:
     try:
         await run_in_threadpool(ping, state.engine)
     except SQLAlchemyError as exc:
-        return problem(503, "Service unavailable", f"database unreachable: {type(exc).__name__}", slug="not-ready")
-    return {"status": "ready", "database": "ok", "indexed": len(state.index), "index_version": state.index.version}
+        return problem(
+            503, "Service unavailable", f"database unreachable: {type(exc).__name__}", slug="not-ready"
+        )
+    return {
+        "status": "ready",
+        "database": "ok",
+        "indexed": len(state.index),
+        "index_version": state.index.version,
+    }

@@ -29,7 +29,11 @@ _IMPORT_BODY: dict[str, Any] = {
                 "schema": {"type": "string", "format": "binary"}
             },
             "multipart/form-data": {
-                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
             },
         },
     }

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from loaders.readers import RawRecord
 from service.domain import COMPARATOR_SYMBOLS, Comparator, IndicatorStatus
@@ -47,16 +47,15 @@ class ImportReport:
         }
 
 
-def _validate(records: Sequence[RawRecord], report: ImportReport) -> list[tuple[int, IndicatorDraft]]:
-    drafts: list[tuple[int, IndicatorDraft]] = []
+def _validated(records: Sequence[RawRecord], report: ImportReport) -> Iterator[tuple[int, IndicatorDraft]]:
     for rec in records:
+        report.errors.extend(FieldError(field=e.field, message=e.message, row=e.row) for e in rec.errors)
         if not rec.fields or all(v in (None, "") for v in rec.fields.values()):
             continue
         try:
-            drafts.append((rec.row, IndicatorDraft.model_validate(rec.fields)))
+            yield rec.row, IndicatorDraft.model_validate(rec.fields)
         except ValidationError as exc:
             report.errors.extend(errors_from(exc, row=rec.row))
-    return drafts
 
 
 def _comparable(values: dict[str, Any]) -> dict[str, Any]:
@@ -77,16 +76,6 @@ def import_records(
     the same file twice changes nothing the second time.
     """
     report = ImportReport(rows=len(records), dry_run=dry_run)
-    drafts = _validate(records, report)
-    seen_codes: dict[str, int] = {}
-    for row, d in drafts:
-        if d.code:
-            if d.code in seen_codes:
-                report.errors.append(FieldError(field="code", row=row, message=f"code {d.code} already used in row {seen_codes[d.code]}"))
-            seen_codes.setdefault(d.code, row)
-    if report.errors:
-        raise _failed(report)
-
     refs = Refs(session)
     matcher = BasisMatcher.build(basis_repo.all_bases(session))
     existing = repo.content_rows(session)
@@ -100,7 +89,17 @@ def import_records(
     updates: list[dict[str, Any]] = []
     link_changes: dict[str, list[dict[str, Any]]] = {}
     seen_keys: dict[str, int] = {}
-    for row, draft in drafts:
+    seen_codes: dict[str, int] = {}
+    # One pass: validate and resolve each row, keeping only the column values (memory stays flat
+    # at 100k rows); any error anywhere means nothing is written.
+    for row, draft in _validated(records, report):
+        if draft.code:
+            if draft.code in seen_codes:
+                report.errors.append(
+                    FieldError(field="code", row=row, message=f"code {draft.code} already used in row {seen_codes[draft.code]}")
+                )
+                continue
+            seen_codes[draft.code] = row
         plan = resolve(draft, refs, matcher, default_status=default_status)
         report.warnings.extend(FieldError(field="level1", row=row, message=w) for w in plan.warnings)
         values = plan.values
@@ -108,10 +107,16 @@ def import_records(
         if not draft.code:
             if key in seen_keys:
                 report.errors.append(
-                    FieldError(field="name", row=row, message=f"same indicator as row {seen_keys[key]} (kind, department, sector, levels as written, name, source); give each a code")
+                    FieldError(
+                        field="name",
+                        row=row,
+                        message=f"same indicator as row {seen_keys[key]} (kind, department, sector, levels as written, name, source); give each a code",
+                    )
                 )
                 continue
             seen_keys[key] = row
+        if report.errors:
+            continue  # keep validating for the report, but stop planning writes
         match = by_code.get(draft.code) if draft.code else by_key.get(key)
         if draft.code:
             values["code"] = draft.code
@@ -131,14 +136,16 @@ def import_records(
         raise _failed(report)
 
     assign_codes(session, [v for v, _ in inserts if not v.get("code")], refs, set(by_code))
-    for values, links in inserts:
-        link_changes[values["code"]] = links
     seq = repo.bump_change_seq(session)
     now = utcnow()
-    repo.insert_indicators(
-        session, [{**v, "version": 1, "change_seq": seq, "created_at": now, "updated_at": now} for v, _ in inserts]
-    )
-    repo.update_indicators(session, [{**u, "change_seq": seq, "updated_at": now} for u in updates])
+    for values, links in inserts:
+        values.update(version=1, change_seq=seq, created_at=now, updated_at=now)
+        if links:  # a new indicator has no links to clear
+            link_changes[values["code"]] = links
+    for u in updates:
+        u.update(change_seq=seq, updated_at=now)
+    repo.insert_indicators(session, [v for v, _ in inserts])
+    repo.update_indicators(session, updates)
     ids = repo.ids_by_codes(session, link_changes)
     repo.replace_basis_links(session, {ids[c]: links for c, links in link_changes.items() if c in ids})
     report.created, report.updated = len(inserts), len(updates)
@@ -154,7 +161,9 @@ def _failed(report: ImportReport) -> ValidationFailed:
     rows = sorted({e.row for e in report.errors if e.row is not None})
     head = ", ".join(str(r) for r in rows[:10]) + (" …" if len(rows) > 10 else "")
     return ValidationFailed(
-        f"{len(report.errors)} error(s) in row(s) {head}; nothing was imported" if rows else "The file cannot be imported; nothing was imported",
+        f"{len(report.errors)} error(s) in row(s) {head}; nothing was imported"
+        if rows
+        else "The file cannot be imported; nothing was imported",
         errors=report.errors[:MAX_REPORTED_ERRORS],
         extra={"report": {k: v for k, v in report.as_dict().items() if k not in ("errors",)}},
     )
@@ -166,9 +175,9 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
     from sqlalchemy import select
 
     refs = Refs(session)
-    stmt = select(Indicator).order_by(Indicator.code)
+    stmt = select(Indicator).order_by(col(Indicator.code))
     if not include_retired:
-        stmt = stmt.where(Indicator.status != IndicatorStatus.retired.value)
+        stmt = stmt.where(col(Indicator.status) != IndicatorStatus.retired.value)
     indicators = list(session.execute(stmt).scalars())
     links = repo.basis_links(session, [i.id for i in indicators if i.id is not None])
     for ind in indicators:
@@ -221,5 +230,8 @@ def run_import(
         records = read_records(data, fmt)
     except LoadError as exc:
         errors = [FieldError(field=e.field, message=e.message, row=e.row) for e in exc.errors]
-        raise ValidationFailed(errors[0].message if len(errors) == 1 else "The file cannot be read; nothing was imported", errors=errors) from exc
+        raise ValidationFailed(
+            errors[0].message if len(errors) == 1 else "The file cannot be read; nothing was imported",
+            errors=errors,
+        ) from exc
     return import_records(session, records, dry_run=dry_run)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from service.models import CatalogState, CodeSequence, Indicator, IndicatorBasis, LegalBasis
 
@@ -24,8 +24,14 @@ CONTENT_COLUMNS: tuple[str, ...] = (
 
 def bump_change_seq(session: Session) -> int:
     """Take the next catalogue change number; the row lock serialises writers until commit."""
-    session.execute(update(CatalogState).where(CatalogState.id == 1).values(change_seq=CatalogState.change_seq + 1))
-    seq = session.execute(select(CatalogState.change_seq).where(CatalogState.id == 1)).scalar_one_or_none()
+    session.execute(
+        update(CatalogState)
+        .where(col(CatalogState.id) == 1)
+        .values(change_seq=col(CatalogState.change_seq) + 1)
+    )
+    seq = session.execute(
+        select(col(CatalogState.change_seq)).where(col(CatalogState.id) == 1)
+    ).scalar_one_or_none()
     if seq is None:
         session.execute(insert(CatalogState).values(id=1, change_seq=1))
         return 1
@@ -33,7 +39,9 @@ def bump_change_seq(session: Session) -> int:
 
 
 def current_change_seq(session: Session) -> int:
-    seq = session.execute(select(CatalogState.change_seq).where(CatalogState.id == 1)).scalar_one_or_none()
+    seq = session.execute(
+        select(col(CatalogState.change_seq)).where(col(CatalogState.id) == 1)
+    ).scalar_one_or_none()
     return int(seq or 0)
 
 
@@ -50,13 +58,13 @@ def allocate_codes(session: Session, prefix: str, count: int) -> range:
 
 
 def get_by_code(session: Session, code: str) -> Indicator | None:
-    return session.execute(select(Indicator).where(Indicator.code == code)).scalar_one_or_none()
+    return session.execute(select(Indicator).where(col(Indicator.code) == code)).scalar_one_or_none()
 
 
 def get_many_by_codes(session: Session, codes: Sequence[str]) -> list[Indicator]:
     if not codes:
         return []
-    rows = session.execute(select(Indicator).where(Indicator.code.in_(codes))).scalars()  # type: ignore[attr-defined]
+    rows = session.execute(select(Indicator).where(col(Indicator.code).in_(codes))).scalars()
     return list(rows)
 
 
@@ -67,7 +75,7 @@ def count_all(session: Session) -> int:
 
 
 def all_codes(session: Session) -> set[str]:
-    return set(session.execute(select(Indicator.code)).scalars())
+    return set(session.execute(select(col(Indicator.code))).scalars())
 
 
 def content_rows(session: Session) -> list[Row[Any]]:
@@ -91,7 +99,9 @@ def update_indicators(session: Session, rows: list[dict[str, Any]]) -> None:
         session.connection().execute(stmt, rows[start : start + 5000])
 
 
-def update_if_version(session: Session, indicator_id: int, expected_version: int, values: dict[str, Any]) -> bool:
+def update_if_version(
+    session: Session, indicator_id: int, expected_version: int, values: dict[str, Any]
+) -> bool:
     """Compare-and-set on the version column: False when someone else changed the row first."""
     result = session.execute(
         update(INDICATOR)
@@ -107,20 +117,27 @@ def ids_by_codes(session: Session, codes: Iterable[str]) -> dict[str, int]:
     for start in range(0, len(wanted), 5000):
         chunk = wanted[start : start + 5000]
         out.update(
-            {c: int(i) for c, i in session.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(chunk)))}  # type: ignore[attr-defined]
+            {
+                c: int(i)
+                for c, i in session.execute(
+                    select(col(Indicator.code), col(Indicator.id)).where(col(Indicator.code).in_(chunk))
+                )
+            }
         )
     return out
 
 
-def basis_links(session: Session, indicator_ids: Sequence[int]) -> dict[int, list[tuple[IndicatorBasis, LegalBasis]]]:
+def basis_links(
+    session: Session, indicator_ids: Sequence[int]
+) -> dict[int, list[tuple[IndicatorBasis, LegalBasis]]]:
     out: dict[int, list[tuple[IndicatorBasis, LegalBasis]]] = {}
     for start in range(0, len(indicator_ids), 5000):
         chunk = list(indicator_ids[start : start + 5000])
         stmt = (
             select(IndicatorBasis, LegalBasis)
-            .join(LegalBasis, LegalBasis.id == IndicatorBasis.legal_basis_id)  # type: ignore[arg-type]
-            .where(IndicatorBasis.indicator_id.in_(chunk))  # type: ignore[attr-defined]
-            .order_by(LegalBasis.id)
+            .join(LegalBasis, col(LegalBasis.id) == col(IndicatorBasis.legal_basis_id))
+            .where(col(IndicatorBasis.indicator_id).in_(chunk))
+            .order_by(col(LegalBasis.id))
         )
         for link, basis in session.execute(stmt):
             out.setdefault(link.indicator_id, []).append((link, basis))
@@ -130,7 +147,9 @@ def basis_links(session: Session, indicator_ids: Sequence[int]) -> dict[int, lis
 def all_basis_link_keys(session: Session) -> dict[int, set[tuple[int, str | None]]]:
     out: dict[int, set[tuple[int, str | None]]] = {}
     for ind_id, lb_id, clause in session.execute(
-        select(IndicatorBasis.indicator_id, IndicatorBasis.legal_basis_id, IndicatorBasis.clause)
+        select(
+            col(IndicatorBasis.indicator_id), col(IndicatorBasis.legal_basis_id), col(IndicatorBasis.clause)
+        )
     ):
         out.setdefault(int(ind_id), set()).add((int(lb_id), clause))
     return out
@@ -147,12 +166,19 @@ def replace_basis_links(session: Session, links: dict[int, list[dict[str, Any]]]
         session.execute(insert(BASIS_LINK), rows[start : start + 5000])
 
 
-def changed_since(session: Session, seq: int) -> list[Indicator]:
-    return list(session.execute(select(Indicator).where(Indicator.change_seq > seq)).scalars())
+INDEX_COLUMNS = ("id", "code", "name", "keywords", "definition", "category_id", "sector_id", "department_id", "kind", "status")
+
+
+def index_rows(session: Session, *, since_seq: int | None = None) -> list[Row[Any]]:
+    """The few columns search needs (not whole ORM objects: a 100k rebuild must stay light)."""
+    stmt = select(*[INDICATOR.c[c] for c in INDEX_COLUMNS])
+    if since_seq is not None:
+        stmt = stmt.where(INDICATOR.c.change_seq > since_seq)
+    return list(session.execute(stmt))
 
 
 def index_basis_ids(session: Session, indicator_ids: Sequence[int] | None = None) -> dict[int, list[int]]:
-    stmt = select(IndicatorBasis.indicator_id, IndicatorBasis.legal_basis_id)
+    stmt = select(col(IndicatorBasis.indicator_id), col(IndicatorBasis.legal_basis_id))
     out: dict[int, list[int]] = {}
     if indicator_ids is None:
         for i, b in session.execute(stmt):
@@ -160,6 +186,6 @@ def index_basis_ids(session: Session, indicator_ids: Sequence[int] | None = None
         return out
     for start in range(0, len(indicator_ids), 5000):
         chunk = list(indicator_ids[start : start + 5000])
-        for i, b in session.execute(stmt.where(IndicatorBasis.indicator_id.in_(chunk))):  # type: ignore[attr-defined]
+        for i, b in session.execute(stmt.where(col(IndicatorBasis.indicator_id).in_(chunk))):
             out.setdefault(int(i), []).append(int(b))
     return out

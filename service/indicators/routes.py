@@ -40,7 +40,9 @@ def list_indicators(
     return service.search(session, index, params)
 
 
-@router.get("/{code}", operation_id="getIndicator", response_model=IndicatorOut, responses=problem_responses(404))
+@router.get(
+    "/{code}", operation_id="getIndicator", response_model=IndicatorOut, responses=problem_responses(404)
+)
 def get_indicator(code: str, session: SessionDep, response: Response) -> IndicatorOut:
     """One indicator with its legal bases and clauses; the ETag guards later edits."""
     out, tag = service.get_indicator(session, code)
@@ -81,7 +83,10 @@ def update_indicator(
 
 
 @router.delete(
-    "/{code}", operation_id="retireIndicator", response_model=IndicatorOut, responses=problem_responses(404, 412)
+    "/{code}",
+    operation_id="retireIndicator",
+    response_model=IndicatorOut,
+    responses=problem_responses(404, 412),
 )
 def retire_indicator(
     code: str,

@@ -29,7 +29,14 @@ from service.domain import (
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _LIST_SPLIT = re.compile(r"[;；,，、|\n]+")
-_NUMERIC_COMPARATORS = {Comparator.ge, Comparator.le, Comparator.gt, Comparator.lt, Comparator.eq, Comparator.approx}
+_NUMERIC_COMPARATORS = {
+    Comparator.ge,
+    Comparator.le,
+    Comparator.gt,
+    Comparator.lt,
+    Comparator.eq,
+    Comparator.approx,
+}
 
 
 def _text(v: Any) -> Any:
@@ -150,7 +157,11 @@ class IndicatorDraft(BaseModel):
             if isinstance(vb, str):
                 norm = normalize_text(vb)
                 if norm and norm not in VALUE_BASIS_ALIASES and norm not in ValueBasis.__members__:
-                    data = {**data, "value_basis": None, "value_basis_text": data.get("value_basis_text") or norm}
+                    data = {
+                        **data,
+                        "value_basis": None,
+                        "value_basis_text": data.get("value_basis_text") or norm,
+                    }
         return data
 
     @model_validator(mode="after")
@@ -172,7 +183,9 @@ class IndicatorDraft(BaseModel):
             self.comparator = self.comparator or parsed.comparator
             self.unit = self.unit or parsed.unit
         if self.comparator in _NUMERIC_COMPARATORS and isinstance(self.value, str):
-            raise ValueError(f"value 「{self.value}」 is not a number, but comparator is {self.comparator.value}")
+            raise ValueError(
+                f"value 「{self.value}」 is not a number, but comparator is {self.comparator.value}"
+            )
         if self.direction is None and self.comparator is not None:
             if self.comparator in (Comparator.ge, Comparator.gt, Comparator.eq):
                 self.direction = Direction.positive

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from loaders.levels import LevelMapping, map_levels
 from service.domain import COMPARATOR_SYMBOLS, Comparator, IndicatorStatus, Kind
@@ -49,7 +49,9 @@ class RowPlan:
     warnings: list[str]
 
 
-def resolve(draft: IndicatorDraft, refs: Refs, matcher: BasisMatcher, *, default_status: IndicatorStatus) -> RowPlan:
+def resolve(
+    draft: IndicatorDraft, refs: Refs, matcher: BasisMatcher, *, default_status: IndicatorStatus
+) -> RowPlan:
     """Turn a validated draft into column values (category, sector, department ids …)."""
     mapping = _map_levels(draft.level1, draft.level2)
     warnings = [mapping.warning] if mapping.warning else []
@@ -94,9 +96,17 @@ def resolve(draft: IndicatorDraft, refs: Refs, matcher: BasisMatcher, *, default
     # The levels as written (not as mapped) belong to the key: one source table may list the
     # same name under two headings, and both rows are kept.
     values["natural_key"] = natural_key(
-        kind.value, department_id, sector_id, values["raw_level1"], values["raw_level2"], draft.name, draft.source
+        kind.value,
+        department_id,
+        sector_id,
+        values["raw_level1"],
+        values["raw_level2"],
+        draft.name,
+        draft.source,
     )
-    links = [{"legal_basis_id": b, "clause": draft.basis_clause, "note": None} for b in matcher.match(draft.basis)]
+    links = [
+        {"legal_basis_id": b, "clause": draft.basis_clause, "note": None} for b in matcher.match(draft.basis)
+    ]
     return RowPlan(values=values, basis_links=links, warnings=warnings)
 
 
@@ -123,7 +133,9 @@ def assign_codes(session: Session, plans: Sequence[dict[str, Any]], refs: Refs, 
     for values in plans:
         if not values.get("code"):
             sector = refs.sectors.get(values["sector_id"]) if values["sector_id"] else None
-            by_prefix.setdefault(code_prefix(values["kind"], sector.code if sector else None), []).append(values)
+            by_prefix.setdefault(code_prefix(values["kind"], sector.code if sector else None), []).append(
+                values
+            )
     for prefix, group in by_prefix.items():
         pending = list(group)
         while pending:
@@ -172,7 +184,7 @@ def views(session: Session, indicators: Sequence[Indicator], refs: Refs | None =
                 comparator_symbol=COMPARATOR_SYMBOLS[comparator] if comparator else None,
                 value=ind.value_num if ind.value_num is not None else ind.value,
                 raw_value=ind.raw_value,
-                value_basis=ind.value_basis,  # type: ignore[arg-type]
+                value_basis=ind.value_basis,
                 value_basis_text=ind.value_basis_text,
                 scoring_rule=ind.scoring_rule,
                 data_source=ind.data_source,
@@ -182,14 +194,19 @@ def views(session: Session, indicators: Sequence[Indicator], refs: Refs | None =
                 basis=ind.basis,
                 legal_bases=[
                     BasisRef(
-                        id=b.id or 0, doc_no=b.doc_no, title=b.title, kind=b.kind, status=b.status,
-                        clause=link.clause, note=link.note,
+                        id=b.id or 0,
+                        doc_no=b.doc_no,
+                        title=b.title,
+                        kind=b.kind,
+                        status=b.status,
+                        clause=link.clause,
+                        note=link.note,
                     )
                     for link, b in links.get(ind.id, [])
                 ],
-                direction=ind.direction,  # type: ignore[arg-type]
+                direction=ind.direction,
                 is_core=ind.is_core,
-                horizon=ind.horizon,  # type: ignore[arg-type]
+                horizon=ind.horizon,
                 weight=ind.weight,
                 source=ind.source,
                 notes=ind.notes,
@@ -233,7 +250,9 @@ def create_indicator(session: Session, draft: IndicatorDraft) -> tuple[Indicator
         assign_codes(session, [plan.values], refs, repo.all_codes(session))
     seq = repo.bump_change_seq(session)
     now = utcnow()
-    repo.insert_indicators(session, [{**plan.values, "version": 1, "change_seq": seq, "created_at": now, "updated_at": now}])
+    repo.insert_indicators(
+        session, [{**plan.values, "version": 1, "change_seq": seq, "created_at": now, "updated_at": now}]
+    )
     ind = require(session, plan.values["code"])
     assert ind.id is not None
     if plan.basis_links:
@@ -292,7 +311,9 @@ def check_if_match(ind: Indicator, if_match: str | None, *, required: bool) -> N
         )
 
 
-def patch_indicator(session: Session, code: str, patch: IndicatorPatch, *, if_match: str | None) -> tuple[IndicatorOut, str]:
+def patch_indicator(
+    session: Session, code: str, patch: IndicatorPatch, *, if_match: str | None
+) -> tuple[IndicatorOut, str]:
     """Apply a partial change guarded by If-Match; a stale ETag is refused with 412, nothing is overwritten."""
     ind = require(session, code)
     check_if_match(ind, if_match, required=True)
@@ -313,7 +334,9 @@ def patch_indicator(session: Session, code: str, patch: IndicatorPatch, *, if_ma
     plan.values.pop("code", None)
     seq = repo.bump_change_seq(session)
     assert ind.id is not None
-    if not repo.update_if_version(session, ind.id, ind.version, {**plan.values, "change_seq": seq, "updated_at": utcnow()}):
+    if not repo.update_if_version(
+        session, ind.id, ind.version, {**plan.values, "change_seq": seq, "updated_at": utcnow()}
+    ):
         raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
     if "basis" in changes or "basis_clause" in changes:
         repo.replace_basis_links(session, {ind.id: plan.basis_links})
@@ -330,7 +353,10 @@ def retire_indicator(session: Session, code: str, *, if_match: str | None) -> tu
         seq = repo.bump_change_seq(session)
         assert ind.id is not None
         if not repo.update_if_version(
-            session, ind.id, ind.version, {"status": IndicatorStatus.retired.value, "change_seq": seq, "updated_at": utcnow()}
+            session,
+            ind.id,
+            ind.version,
+            {"status": IndicatorStatus.retired.value, "change_seq": seq, "updated_at": utcnow()},
         ):
             raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
         session.expire_all()
@@ -348,7 +374,8 @@ def errors_from(exc: ValidationError, *, row: int | None = None) -> list[FieldEr
 
 
 # --- search ----------------------------------------------------------------------
-def index_docs(session: Session, indicators: Sequence[Indicator], refs: Refs) -> list[IndexDoc]:
+def index_docs(session: Session, indicators: Sequence[Any], refs: Refs) -> list[IndexDoc]:
+    """Index documents for indicator rows (ORM objects or ``repo.index_rows`` rows)."""
     bases = repo.index_basis_ids(session, [i.id for i in indicators if i.id is not None])
     docs = []
     for ind in indicators:
@@ -378,17 +405,13 @@ def refresh_index(session: Session, index: SearchIndex) -> None:
     seq = repo.current_change_seq(session)
     if seq <= index.version:
         return
-    changed = repo.changed_since(session, index.version)
+    changed = repo.index_rows(session, since_seq=index.version)
     index.upsert(index_docs(session, changed, Refs(session)), version=seq)
 
 
 def rebuild_index(session: Session, index: SearchIndex) -> None:
     seq = repo.current_change_seq(session)
-    refs = Refs(session)
-    from sqlalchemy import select
-
-    everything = list(session.execute(select(Indicator)).scalars())
-    index.replace_all(index_docs(session, everything, refs), version=seq)
+    index.replace_all(index_docs(session, repo.index_rows(session), Refs(session)), version=seq)
 
 
 @dataclass(frozen=True)
@@ -420,7 +443,8 @@ def search(session: Session, index: SearchIndex, params: SearchParams) -> Indica
         filters["sector"] = [refs.sector_name(refs.sector_id(s, create=False)) or s for s in params.sector]
     if params.department:
         filters["department"] = [
-            refs.departments[d].name if (d := refs.department_id(s, create=False)) else s for s in params.department
+            refs.departments[d].name if (d := refs.department_id(s, create=False)) else s
+            for s in params.department
         ]
     if "status" not in filters:
         # Retired indicators stay readable by code but do not clutter search unless asked for.
@@ -431,7 +455,12 @@ def search(session: Session, index: SearchIndex, params: SearchParams) -> Indica
         raise ValidationFailed(str(exc), errors=[FieldError(field="cursor", message=str(exc))]) from exc
     rows = {i.code: i for i in repo.get_many_by_codes(session, [h.code for h in page.hits])}
     ordered = [rows[h.code] for h in page.hits if h.code in rows]
-    return IndicatorPage(items=views(session, ordered, refs), total=page.total, next_cursor=page.next_cursor, facets=page.facets)
+    return IndicatorPage(
+        items=views(session, ordered, refs),
+        total=page.total,
+        next_cursor=page.next_cursor,
+        facets=page.facets,
+    )
 
 
 def catalogue_words(session: Session) -> list[str]:
@@ -440,7 +469,7 @@ def catalogue_words(session: Session) -> list[str]:
 
     refs = Refs(session)
     words: set[str] = set()
-    for name, keywords in session.execute(select(Indicator.name, Indicator.keywords)):
+    for name, keywords in session.execute(select(col(Indicator.name), col(Indicator.keywords))):
         if len(name) <= 12:
             words.add(name)
         words.update(k for k in (keywords or []) if k)

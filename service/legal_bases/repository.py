@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from service.models import IndicatorBasis, LegalBasis, LegalBasisLink
 
 
 def all_bases(session: Session) -> list[LegalBasis]:
-    return list(session.execute(select(LegalBasis).order_by(LegalBasis.id)).scalars())
+    return list(session.execute(select(LegalBasis).order_by(col(LegalBasis.id))).scalars())
 
 
 def get(session: Session, basis_id: int) -> LegalBasis | None:
@@ -17,7 +17,7 @@ def get(session: Session, basis_id: int) -> LegalBasis | None:
 
 
 def find(session: Session, doc_no: str, title: str) -> LegalBasis | None:
-    stmt = select(LegalBasis).where(LegalBasis.doc_no == doc_no, LegalBasis.title == title)
+    stmt = select(LegalBasis).where(col(LegalBasis.doc_no) == doc_no, col(LegalBasis.title) == title)
     return session.execute(stmt).scalar_one_or_none()
 
 
@@ -38,5 +38,7 @@ def all_links(session: Session) -> list[LegalBasisLink]:
 
 
 def indicator_counts(session: Session) -> dict[int, int]:
-    stmt = select(IndicatorBasis.legal_basis_id, func.count()).group_by(IndicatorBasis.legal_basis_id)
+    stmt = select(col(IndicatorBasis.legal_basis_id), func.count()).group_by(
+        col(IndicatorBasis.legal_basis_id)
+    )
     return {int(b): int(n) for b, n in session.execute(stmt)}

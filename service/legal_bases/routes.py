@@ -37,6 +37,11 @@ def create_legal_basis(data: LegalBasisIn, session: SessionDep, response: Respon
     return out
 
 
-@router.get("/{basis_id}", operation_id="getLegalBasis", response_model=LegalBasisOut, responses=problem_responses(404))
+@router.get(
+    "/{basis_id}",
+    operation_id="getLegalBasis",
+    response_model=LegalBasisOut,
+    responses=problem_responses(404),
+)
 def get_legal_basis(basis_id: int, session: SessionDep) -> LegalBasisOut:
     return service.get_basis(session, basis_id)

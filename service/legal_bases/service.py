@@ -95,7 +95,9 @@ class BasisMatcher:
         return found
 
 
-def to_out(basis: LegalBasis, links: Mapping[str, Mapping[int, list[int]]], counts: Mapping[int, int]) -> LegalBasisOut:
+def to_out(
+    basis: LegalBasis, links: Mapping[str, Mapping[int, list[int]]], counts: Mapping[int, int]
+) -> LegalBasisOut:
     assert basis.id is not None
     bid = basis.id
     return LegalBasisOut(
@@ -121,9 +123,16 @@ def to_out(basis: LegalBasis, links: Mapping[str, Mapping[int, list[int]]], coun
 
 
 def _link_maps(session: Session) -> dict[str, dict[int, list[int]]]:
-    maps: dict[str, dict[int, list[int]]] = {"supersedes": {}, "superseded_by": {}, "amends": {}, "amended_by": {}}
+    maps: dict[str, dict[int, list[int]]] = {
+        "supersedes": {},
+        "superseded_by": {},
+        "amends": {},
+        "amended_by": {},
+    }
     for link in repo.all_links(session):
-        forward, backward = ("supersedes", "superseded_by") if link.relation == "supersedes" else ("amends", "amended_by")
+        forward, backward = (
+            ("supersedes", "superseded_by") if link.relation == "supersedes" else ("amends", "amended_by")
+        )
         maps[forward].setdefault(link.basis_id, []).append(link.target_id)
         maps[backward].setdefault(link.target_id, []).append(link.basis_id)
     return maps
@@ -156,7 +165,8 @@ def create_basis(session: Session, data: LegalBasisIn) -> LegalBasisOut:
     for target in [*data.supersedes, *data.amends]:
         if repo.get(session, target) is None:
             raise ValidationFailed(
-                "Unknown legal basis referenced", errors=[_field_error("supersedes", f"legal basis {target} does not exist")]
+                "Unknown legal basis referenced",
+                errors=[_field_error("supersedes", f"legal basis {target} does not exist")],
             )
     basis = repo.add(
         session,
@@ -235,7 +245,14 @@ def _link_named_editions(session: Session, basis: LegalBasis) -> int:
         tail = text[m.end() : m.end() + 80]
         t = _TITLE_IN_BOOK_MARKS.match(tail.strip())
         title = t.group(1) if t else basis.title
-        target = next((b for b in repo.all_bases(session) if clean_doc_no(b.doc_no).replace(" ", "") == doc_no.replace(" ", "")), None)
+        target = next(
+            (
+                b
+                for b in repo.all_bases(session)
+                if clean_doc_no(b.doc_no).replace(" ", "") == doc_no.replace(" ", "")
+            ),
+            None,
+        )
         if target is None:
             target = repo.add(
                 session,
@@ -249,7 +266,9 @@ def _link_named_editions(session: Session, basis: LegalBasis) -> int:
             )
             created += 1
         assert target.id is not None
-        repo.add_link(session, basis_id=basis.id, target_id=target.id, relation="amends" if amendment else "supersedes")
+        repo.add_link(
+            session, basis_id=basis.id, target_id=target.id, relation="amends" if amendment else "supersedes"
+        )
         if not amendment and target.status == BasisStatus.in_force:
             target.status = BasisStatus.superseded.value
     return created

@@ -241,14 +241,18 @@ class Analyzer:
                 sub_runs.append("".join(current))
         return sub_runs, latin, words, stops
 
-    def index_terms(self, text: str, *, unigrams: bool = True) -> list[str]:
+    def index_terms(self, text: str, *, unigrams: bool = True, words: bool = True) -> list[str]:
         """Terms of ``text`` for the index, repeated as often as they occur (term frequency).
 
-        ``unigrams=False`` leaves out single characters of multi-character runs (used for long
-        fields such as definitions). Not memoised: the index keeps its own per-build memo.
+        ``unigrams=False`` leaves out single characters of multi-character runs; ``words=False``
+        skips jieba (bigrams, lone characters and Latin tokens only; stop words are not split out,
+        which only adds bigrams). The index uses both for long definitions. Not memoised: the index
+        keeps its own per-build memo.
         """
-        sub_runs, latin, words, stops = self._segments(normalize(text), drop_stop=True)
-        terms: list[str] = [w for w in words if w not in STOP_WORDS]
+        if not words:
+            return self._light_terms(normalize(text), unigrams=unigrams)
+        sub_runs, latin, jieba_words, stops = self._segments(normalize(text), drop_stop=True)
+        terms: list[str] = [w for w in jieba_words if w not in STOP_WORDS]
         # Stop words split runs but are still indexed on their own, so that a query made only of
         # them (是否 finds the yes/no indicators) has something to match.
         terms.extend(s for s in stops if unigrams or len(s) > 1)
@@ -260,6 +264,18 @@ class Analyzer:
             if unigrams:
                 terms.extend(run)
         terms.extend(latin)
+        return terms
+
+    @staticmethod
+    def _light_terms(normalized: str, *, unigrams: bool) -> list[str]:
+        terms: list[str] = []
+        for run, is_cjk in _runs(normalized):
+            if not is_cjk or len(run) == 1:
+                terms.append(run)
+                continue
+            terms.extend(_bigrams(run))
+            if unigrams:
+                terms.extend(run)
         return terms
 
     def _variant(self, normalized: str, weight: float) -> QueryVariant | None:

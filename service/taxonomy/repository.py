@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from service.models import Category, Department, Indicator, Sector
 
 
 def all_categories(session: Session) -> list[Category]:
-    return list(session.execute(select(Category).order_by(Category.sort, Category.id)).scalars())
+    return list(session.execute(select(Category).order_by(col(Category.sort), col(Category.id))).scalars())
 
 
 def add_category(session: Session, category: Category) -> Category:
@@ -20,15 +20,15 @@ def add_category(session: Session, category: Category) -> Category:
 
 def indicator_counts_by_category(session: Session, *, exclude_status: str = "retired") -> dict[int, int]:
     stmt = (
-        select(Indicator.category_id, func.count())
-        .where(Indicator.status != exclude_status)
-        .group_by(Indicator.category_id)
+        select(col(Indicator.category_id), func.count())
+        .where(col(Indicator.status) != exclude_status)
+        .group_by(col(Indicator.category_id))
     )
     return {int(cid): int(n) for cid, n in session.execute(stmt)}
 
 
 def all_sectors(session: Session) -> list[Sector]:
-    return list(session.execute(select(Sector).order_by(Sector.code)).scalars())
+    return list(session.execute(select(Sector).order_by(col(Sector.code))).scalars())
 
 
 def add_sector(session: Session, sector: Sector) -> Sector:
@@ -39,15 +39,15 @@ def add_sector(session: Session, sector: Sector) -> Sector:
 
 def indicator_counts_by_sector(session: Session) -> dict[int, int]:
     stmt = (
-        select(Indicator.sector_id, func.count())
-        .where(Indicator.status != "retired", Indicator.sector_id.is_not(None))  # type: ignore[union-attr]
-        .group_by(Indicator.sector_id)
+        select(col(Indicator.sector_id), func.count())
+        .where(col(Indicator.status) != "retired", col(Indicator.sector_id).is_not(None))
+        .group_by(col(Indicator.sector_id))
     )
     return {int(sid): int(n) for sid, n in session.execute(stmt)}
 
 
 def all_departments(session: Session) -> list[Department]:
-    return list(session.execute(select(Department).order_by(Department.code)).scalars())
+    return list(session.execute(select(Department).order_by(col(Department.code))).scalars())
 
 
 def add_department(session: Session, department: Department) -> Department:
@@ -58,8 +58,8 @@ def add_department(session: Session, department: Department) -> Department:
 
 def indicator_counts_by_department(session: Session) -> dict[int, int]:
     stmt = (
-        select(Indicator.department_id, func.count())
-        .where(Indicator.status != "retired", Indicator.department_id.is_not(None))  # type: ignore[union-attr]
-        .group_by(Indicator.department_id)
+        select(col(Indicator.department_id), func.count())
+        .where(col(Indicator.status) != "retired", col(Indicator.department_id).is_not(None))
+        .group_by(col(Indicator.department_id))
     )
     return {int(did): int(n) for did, n in session.execute(stmt)}

@@ -45,7 +45,9 @@ def ensure_category_tree(session: Session) -> None:
             sort += 1
             p1 = category_path(framework, l1, None)
             if p1 not in existing:
-                repo.add_category(session, Category(framework=framework, level=1, name=l1, path=p1, sort=sort))
+                repo.add_category(
+                    session, Category(framework=framework, level=1, name=l1, path=p1, sort=sort)
+                )
                 existing.add(p1)
             parent = next(c for c in repo.all_categories(session) if c.path == p1)
             for l2 in l2s:
@@ -54,7 +56,9 @@ def ensure_category_tree(session: Session) -> None:
                 if p2 not in existing:
                     repo.add_category(
                         session,
-                        Category(framework=framework, level=2, name=l2, parent_id=parent.id, path=p2, sort=sort),
+                        Category(
+                            framework=framework, level=2, name=l2, parent_id=parent.id, path=p2, sort=sort
+                        ),
                     )
                     existing.add(p2)
 
@@ -81,7 +85,9 @@ class Refs:
             parent = by_id.get(c.parent_id) if c.parent_id else None
             level1 = parent.name if parent else c.name
             level2 = c.name if parent else None
-            self.categories[c.id] = CategoryNode(c.id, c.framework, c.level, c.name, c.parent_id, level1, level2)
+            self.categories[c.id] = CategoryNode(
+                c.id, c.framework, c.level, c.name, c.parent_id, level1, level2
+            )
             self._by_path[c.path] = c.id
         self.sectors: dict[int, Sector] = {s.id: s for s in repo.all_sectors(session) if s.id is not None}
         self._sector_by_name = {s.name: sid for sid, s in self.sectors.items()}
@@ -189,7 +195,13 @@ def category_tree(session: Session) -> list[dict[str, object]]:
 def sector_list(session: Session) -> list[dict[str, object]]:
     counts = repo.indicator_counts_by_sector(session)
     return [
-        {"code": s.code, "name": s.name, "parent_id": s.parent_id, "id": s.id, "count": counts.get(s.id or 0, 0)}
+        {
+            "code": s.code,
+            "name": s.name,
+            "parent_id": s.parent_id,
+            "id": s.id,
+            "count": counts.get(s.id or 0, 0),
+        }
         for s in repo.all_sectors(session)
     ]
 
@@ -197,7 +209,13 @@ def sector_list(session: Session) -> list[dict[str, object]]:
 def department_list(session: Session) -> list[dict[str, object]]:
     counts = repo.indicator_counts_by_department(session)
     return [
-        {"code": d.code, "name": d.name, "parent_id": d.parent_id, "id": d.id, "count": counts.get(d.id or 0, 0)}
+        {
+            "code": d.code,
+            "name": d.name,
+            "parent_id": d.parent_id,
+            "id": d.id,
+            "count": counts.get(d.id or 0, 0),
+        }
         for d in repo.all_departments(session)
     ]
 

@@ -155,7 +155,9 @@ def test_resolve_headers_unknown_header_names_column() -> None:
     error = header.errors[0]
     assert error.row == 3
     assert error.field == "神秘列"
-    assert "神秘列" in error.message and "第C列" in error.message and "第3列" in error.message
+    assert "神秘列" in error.message
+    assert "第C列" in error.message
+    assert "第3列" in error.message
 
 
 def test_resolve_headers_duplicate_target() -> None:
@@ -163,5 +165,7 @@ def test_resolve_headers_duplicate_target() -> None:
     assert len(header.errors) == 1
     error = header.errors[0]
     assert error.field == "raw_value"
-    assert "第B列" in error.message and "第C列" in error.message and "目标值" in error.message
+    assert "第B列" in error.message
+    assert "第C列" in error.message
+    assert "目标值" in error.message
     assert header.columns == {0: "name", 1: "raw_value"}

@@ -140,7 +140,8 @@ def test_unmappable_level2_keeps_level1(level1: str, level2: str, out1: str) -> 
     mapping = map_levels(level1, level2)
     assert mapping.level1 == out1
     assert mapping.level2 is None
-    assert mapping.warning is not None and f"「{level2}」" in mapping.warning
+    assert mapping.warning is not None
+    assert f"「{level2}」" in mapping.warning
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,21 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Sequence
 from datetime import date
 
 import pytest
 from openpyxl import Workbook
 
-from loaders.readers import Format, LoadError, ReadLimits, RowError, detect_format, read_records, unescape_formula
+from loaders.readers import (
+    Format,
+    LoadError,
+    ReadLimits,
+    RowError,
+    detect_format,
+    read_records,
+    unescape_formula,
+)
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -22,7 +31,7 @@ def xlsx_bytes(wb: Workbook) -> bytes:
     return out.getvalue()
 
 
-def simple_xlsx(rows: list[list[object]]) -> bytes:
+def simple_xlsx(rows: Sequence[Sequence[object]]) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
@@ -131,14 +140,16 @@ def test_csv_row_with_more_cells_than_headers() -> None:
 def test_csv_data_in_unnamed_column() -> None:
     text = "指标名称,,指标值\n满意度,x,≥90%\n"
     records = read_records(text.encode(), Format.csv, strict=False)
-    assert records[0].errors and "第B列" in records[0].errors[0].message
+    assert records[0].errors
+    assert "第B列" in records[0].errors[0].message
 
 
 def test_csv_unknown_header() -> None:
     with pytest.raises(LoadError) as info:
         read_records("指标名称,神秘列\n满意度,1\n".encode(), Format.csv)
     [error] = info.value.errors
-    assert error.row == 1 and error.field == "神秘列"
+    assert error.row == 1
+    assert error.field == "神秘列"
     assert "第B列" in error.message
 
 
@@ -147,7 +158,8 @@ def test_csv_duplicate_header() -> None:
         read_records("指标名称,指标值,标准值\n满意度,1,2\n".encode(), Format.csv)
     [error] = info.value.errors
     assert error.field == "raw_value"
-    assert "第B列" in error.message and "第C列" in error.message
+    assert "第B列" in error.message
+    assert "第C列" in error.message
 
 
 def test_csv_without_header() -> None:
@@ -249,7 +261,9 @@ def test_xlsx_unknown_header_names_column() -> None:
     with pytest.raises(LoadError) as info:
         read_records(simple_xlsx([["指标名称", "指标值", "神秘列"], ["a", "1", "x"]]), Format.xlsx)
     [error] = info.value.errors
-    assert error.row == 1 and "第C列" in error.message and "神秘列" in error.message
+    assert error.row == 1
+    assert "第C列" in error.message
+    assert "神秘列" in error.message
 
 
 def test_xlsx_duplicate_header() -> None:
@@ -262,7 +276,8 @@ def test_xlsx_cell_beyond_header() -> None:
     data = simple_xlsx([["指标名称", "指标值"], ["a", "1", None, "stray"]])
     with pytest.raises(LoadError) as info:
         read_records(data, Format.xlsx)
-    assert info.value.errors[0].row == 2 and "第D列" in info.value.errors[0].message
+    assert info.value.errors[0].row == 2
+    assert "第D列" in info.value.errors[0].message
 
 
 def test_xlsx_not_a_zip() -> None:
@@ -313,7 +328,8 @@ def test_xlsx_cell_too_long() -> None:
     data = simple_xlsx([["指标名称", "指标解释"], ["a", "x" * 50]])
     with pytest.raises(LoadError) as info:
         read_records(data, Format.xlsx, limits=ReadLimits(max_cell_chars=20))
-    assert info.value.errors[0].row == 2 and info.value.errors[0].field == "definition"
+    assert info.value.errors[0].row == 2
+    assert info.value.errors[0].field == "definition"
 
 
 def test_xlsx_far_away_row_is_bounded() -> None:
@@ -382,8 +398,9 @@ def test_json_array() -> None:
 
 
 def test_json_single_object() -> None:
-    [record] = read_records('{"name": "a"}'.encode(), Format.json)
-    assert record.row == 1 and record.fields == {"name": "a"}
+    [record] = read_records(b'{"name": "a"}', Format.json)
+    assert record.row == 1
+    assert record.fields == {"name": "a"}
 
 
 def test_json_non_object_and_unknown_key() -> None:
@@ -436,7 +453,8 @@ def test_ndjson_bad_line() -> None:
     with pytest.raises(LoadError) as info:
         read_records(data, Format.ndjson)
     [error] = info.value.errors
-    assert error.row == 3 and "第3行" in error.message
+    assert error.row == 3
+    assert "第3行" in error.message
 
 
 def test_ndjson_non_object_line() -> None:

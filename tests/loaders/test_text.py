@@ -27,6 +27,8 @@ from service.domain import Comparator
         ("line\u2028break", "line break"),
         ("1000 m³/d", "1000 m³/d"),
         ("5㎡", "5m²"),
+        ("①②⑳⑴", "①②⑳⑴"),
+        ("①ＡＢ", "①AB"),
         ("≥95%", "≥95%"),
         ("", ""),
         ("   ", ""),

@@ -88,6 +88,7 @@ def test_numeric_values(raw: str, comparator: Comparator | None, value: float, u
         ("定性:优", "优"),
         ("零事故", "零事故"),
         ("一般", "一般"),
+        ("②", "②"),
         # deadlines are qualitative with the full text (documented decision)
         ("6月30日前", "6月30日前"),
         ("年底前", "年底前"),

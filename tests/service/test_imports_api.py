@@ -11,7 +11,11 @@ CSV_HEADER = "指标名称,一级指标,二级指标,指标值,行业领域\n"
 
 
 def _count(client: TestClient) -> int:
-    return int(client.get("/v1/indicators", params={"limit": 1, "status": ["standard", "draft", "retired"]}).json()["total"])
+    return int(
+        client.get("/v1/indicators", params={"limit": 1, "status": ["standard", "draft", "retired"]}).json()[
+            "total"
+        ]
+    )
 
 
 def test_seed_is_fully_loaded(client: TestClient) -> None:
@@ -30,16 +34,23 @@ def test_reimporting_the_seed_changes_nothing(client: TestClient) -> None:
 
 def test_dry_run_counts_but_writes_nothing(client: TestClient) -> None:
     body = CSV_HEADER + "乡镇卫生院门诊人次,产出指标,数量指标,≥5000人次,卫生健康\n"
-    r = client.post("/v1/imports", params={"dry_run": "true"}, content=body.encode(), headers={"Content-Type": "text/csv"})
+    r = client.post(
+        "/v1/imports", params={"dry_run": "true"}, content=body.encode(), headers={"Content-Type": "text/csv"}
+    )
     assert r.status_code == 200, r.text
-    assert r.json()["created"] == 1 and r.json()["dry_run"] is True
+    assert r.json()["created"] == 1
+    assert r.json()["dry_run"] is True
     assert _count(client) == 637
     r = client.post("/v1/imports", content=body.encode(), headers={"Content-Type": "text/csv"})
-    assert r.json()["created"] == 1 and _count(client) == 638
+    assert r.json()["created"] == 1
+    assert _count(client) == 638
 
 
 def test_one_bad_row_writes_nothing_and_is_named(client: TestClient) -> None:
-    body = CSV_HEADER + "甲指标,产出指标,数量指标,10个,卫生健康\n,产出指标,数量指标,5个,卫生健康\n乙指标,产出指标,质量指标,100%,卫生健康\n"
+    body = (
+        CSV_HEADER
+        + "甲指标,产出指标,数量指标,10个,卫生健康\n,产出指标,数量指标,5个,卫生健康\n乙指标,产出指标,质量指标,100%,卫生健康\n"
+    )
     r = client.post("/v1/imports", content=body.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -51,16 +62,19 @@ def test_one_bad_row_writes_nothing_and_is_named(client: TestClient) -> None:
 def test_unknown_column_is_an_error(client: TestClient) -> None:
     body = "指标名称,颜色\n甲,红\n"
     r = client.post("/v1/imports", content=body.encode(), headers={"Content-Type": "text/csv"})
-    assert r.status_code == 422 and "颜色" in json.dumps(r.json(), ensure_ascii=False)
+    assert r.status_code == 422
+    assert "颜色" in json.dumps(r.json(), ensure_ascii=False)
 
 
 def test_unmappable_level_goes_to_unclassified_with_warning(client: TestClient) -> None:
     body = CSV_HEADER + "奇怪指标,某种奇怪框架,某二级,1个,卫生健康\n"
     r = client.post("/v1/imports", content=body.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 200, r.text
-    assert r.json()["created"] == 1 and r.json()["warnings"][0]["row"] == 2
+    assert r.json()["created"] == 1
+    assert r.json()["warnings"][0]["row"] == 2
     item = client.get("/v1/indicators", params={"q": "奇怪指标", "limit": 1}).json()["items"][0]
-    assert item["level1"] == "未归类" and item["raw_level1"] == "某种奇怪框架"
+    assert item["level1"] == "未归类"
+    assert item["raw_level1"] == "某种奇怪框架"
 
 
 def test_multipart_xlsx_upload(client: TestClient) -> None:
@@ -80,13 +94,18 @@ def test_multipart_xlsx_upload(client: TestClient) -> None:
     assert (item["value"], item["unit"]) == (12.5, "公里")
 
 
-@pytest.mark.parametrize(("fmt", "profile"), [("jsonl", "canonical"), ("csv", "chinese"), ("xlsx", "platform"), ("csv", "canonical")])
+@pytest.mark.parametrize(
+    ("fmt", "profile"),
+    [("jsonl", "canonical"), ("csv", "chinese"), ("xlsx", "platform"), ("csv", "canonical")],
+)
 def test_export_then_import_into_empty_instance_is_identical(
     client: TestClient, empty_client: TestClient, fmt: str, profile: str
 ) -> None:
     exported = client.get("/v1/exports", params={"format": fmt, "profile": profile})
     assert exported.status_code == 200
-    r = empty_client.post("/v1/imports", files={"file": (f"export.{fmt}", exported.content, "application/octet-stream")})
+    r = empty_client.post(
+        "/v1/imports", files={"file": (f"export.{fmt}", exported.content, "application/octet-stream")}
+    )
     assert r.status_code == 200, r.text[:2000]
     assert r.json()["created"] == 637
     again = empty_client.get("/v1/exports", params={"format": "jsonl"}).content
@@ -95,6 +114,6 @@ def test_export_then_import_into_empty_instance_is_identical(
 
 
 def test_export_escapes_formula_injection(client: TestClient) -> None:
-    client.post("/v1/indicators", json={"name": "=HYPERLINK(\"http://x\")", "kind": "共性"})
+    client.post("/v1/indicators", json={"name": '=HYPERLINK("http://x")', "kind": "共性"})
     csv_text = client.get("/v1/exports", params={"format": "csv"}).content.decode("utf-8-sig")
     assert "'=HYPERLINK" in csv_text

@@ -21,8 +21,10 @@ class TestRead:
         assert r.status_code == 200
         body = r.json()
         assert body["name"] == "适龄儿童疫苗接种率"
-        assert body["level1"] == "产出指标" and body["level2"] == "数量指标"
-        assert body["unit"] == "%" and body["value"] == 100
+        assert body["level1"] == "产出指标"
+        assert body["level2"] == "数量指标"
+        assert body["unit"] == "%"
+        assert body["value"] == 100
         assert r.headers["etag"] == f'"{code}.v1"'
         assert [b["title"] for b in body["legal_bases"]] == ["国家基本公共卫生服务规范(第三版)"]
 
@@ -30,7 +32,8 @@ class TestRead:
         r = client.get("/v1/indicators/NOPE-1")
         assert r.status_code == 404
         assert r.headers["content-type"].startswith(PROBLEM)
-        assert r.json()["status"] == 404 and "NOPE-1" in r.json()["detail"]
+        assert r.json()["status"] == 404
+        assert "NOPE-1" in r.json()["detail"]
 
 
 class TestCreate:
@@ -43,7 +46,8 @@ class TestCreate:
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["code"].startswith(body["sector_code"] + "-")
-        assert body["kind"] == "sector" and body["status"] == "draft"
+        assert body["kind"] == "sector"
+        assert body["status"] == "draft"
         assert (body["level1"], body["level2"]) == ("产出指标", "数量指标")
         assert (body["comparator"], body["value"], body["unit"]) == ("ge", 169, "公里")
         assert body["raw_value"] == "≥１６９公里"
@@ -53,15 +57,20 @@ class TestCreate:
         first = client.post("/v1/indicators", json={"name": "测试指标甲", "kind": "共性"}).json()["code"]
         assert client.delete(f"/v1/indicators/{first}").status_code == 200
         second = client.post("/v1/indicators", json={"name": "测试指标乙", "kind": "共性"}).json()["code"]
-        assert first.startswith("GX-") and second.startswith("GX-") and first != second
+        assert first.startswith("GX-")
+        assert second.startswith("GX-")
+        assert first != second
 
     def test_duplicate_code_is_409(self, client: TestClient) -> None:
         assert client.post("/v1/indicators", json={"code": "X-1", "name": "甲"}).status_code == 201
         r = client.post("/v1/indicators", json={"code": "X-1", "name": "乙"})
-        assert r.status_code == 409 and r.headers["content-type"].startswith(PROBLEM)
+        assert r.status_code == 409
+        assert r.headers["content-type"].startswith(PROBLEM)
 
     def test_invalid_payload_names_the_field(self, client: TestClient) -> None:
-        r = client.post("/v1/indicators", json={"name": "甲", "comparator": "≥", "value": "及时", "colour": "red"})
+        r = client.post(
+            "/v1/indicators", json={"name": "甲", "comparator": "≥", "value": "及时", "colour": "red"}
+        )
         assert r.status_code == 422
         fields = {e["field"] for e in r.json()["errors"]}
         assert "colour" in fields
@@ -71,7 +80,8 @@ class TestPatch:
     def test_patch_requires_if_match(self, client: TestClient) -> None:
         code = _first_code(client, "满意度")
         r = client.patch(f"/v1/indicators/{code}", json={"unit": "%"})
-        assert r.status_code == 428 and r.headers["content-type"].startswith(PROBLEM)
+        assert r.status_code == 428
+        assert r.headers["content-type"].startswith(PROBLEM)
 
     def test_patch_with_current_etag_then_stale_etag(self, client: TestClient) -> None:
         code = _first_code(client, "满意度")
@@ -88,7 +98,9 @@ class TestPatch:
         tag = client.get(f"/v1/indicators/{code}").headers["etag"]
 
         def attempt(i: int) -> int:
-            r = client.patch(f"/v1/indicators/{code}", json={"notes": f"writer {i}"}, headers={"If-Match": tag})
+            r = client.patch(
+                f"/v1/indicators/{code}", json={"notes": f"writer {i}"}, headers={"If-Match": tag}
+            )
             return r.status_code
 
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -96,16 +108,21 @@ class TestPatch:
         assert statuses.count(200) == 1
         assert statuses.count(412) == 15
         final = client.get(f"/v1/indicators/{code}").json()
-        assert final["version"] == 2 and final["notes"].startswith("writer ")
+        assert final["version"] == 2
+        assert final["notes"].startswith("writer ")
 
 
 class TestRetire:
     def test_delete_retires_and_keeps_it_readable(self, client: TestClient) -> None:
         code = _first_code(client, "接种率")
         r = client.delete(f"/v1/indicators/{code}")
-        assert r.status_code == 200 and r.json()["status"] == "retired"
+        assert r.status_code == 200
+        assert r.json()["status"] == "retired"
         assert client.get(f"/v1/indicators/{code}").json()["status"] == "retired"
-        codes = [i["code"] for i in client.get("/v1/indicators", params={"q": "接种率", "limit": 50}).json()["items"]]
+        codes = [
+            i["code"]
+            for i in client.get("/v1/indicators", params={"q": "接种率", "limit": 50}).json()["items"]
+        ]
         assert code not in codes
         retired = client.get("/v1/indicators", params={"q": "接种率", "status": "retired"}).json()["items"]
         assert [i["code"] for i in retired] == [code]

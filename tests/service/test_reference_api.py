@@ -25,22 +25,34 @@ def test_legal_bases_and_supersession(client: TestClient) -> None:
     bases = client.get("/v1/legal-bases", params={"q": "GB 5749"}).json()["items"]
     new = next(b for b in bases if b["doc_no"] == "GB 5749-2022")
     old = client.get(f"/v1/legal-bases/{new['supersedes'][0]}").json()
-    assert old["doc_no"] == "GB 5749-2006" and old["status"] == "superseded"
+    assert old["doc_no"] == "GB 5749-2006"
+    assert old["status"] == "superseded"
     assert old["superseded_by"] == [new["id"]]
 
 
 def test_create_legal_basis_supersedes_an_edition(client: TestClient) -> None:
-    old = client.post("/v1/legal-bases", json={"doc_no": "DB37/T 1-2019", "title": "某地方标准", "kind": "行业标准"}).json()
+    old = client.post(
+        "/v1/legal-bases", json={"doc_no": "DB37/T 1-2019", "title": "某地方标准", "kind": "行业标准"}
+    ).json()
     r = client.post(
         "/v1/legal-bases",
-        json={"doc_no": "DB37/T 1-2024", "title": "某地方标准", "supersedes": [old["id"]], "effective_on": "2024-07-01"},
+        json={
+            "doc_no": "DB37/T 1-2024",
+            "title": "某地方标准",
+            "supersedes": [old["id"]],
+            "effective_on": "2024-07-01",
+        },
     )
     assert r.status_code == 201, r.text
     assert client.get(f"/v1/legal-bases/{old['id']}").json()["status"] == "superseded"
-    assert client.post("/v1/legal-bases", json={"doc_no": "DB37/T 1-2024", "title": "某地方标准"}).status_code == 409
+    assert (
+        client.post("/v1/legal-bases", json={"doc_no": "DB37/T 1-2024", "title": "某地方标准"}).status_code
+        == 409
+    )
 
 
 def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
-    assert ready["status"] == "ready" and ready["indexed"] >= 637
+    assert ready["status"] == "ready"
+    assert ready["indexed"] >= 637

@@ -12,7 +12,8 @@ def _names(client: TestClient, q: str, **params: object) -> list[str]:
 
 def test_satisfaction_indicators_come_first(client: TestClient) -> None:
     names = _names(client, "满意度")
-    assert names and all("满意" in n for n in names)
+    assert names
+    assert all("满意" in n for n in names)
 
 
 def test_rural_roads_come_first(client: TestClient) -> None:
@@ -49,9 +50,12 @@ def test_cursor_pages_cover_everything_once(client: TestClient) -> None:
 
 def test_bad_cursor_is_422(client: TestClient) -> None:
     r = client.get("/v1/indicators", params={"q": "率", "cursor": "garbage"})
-    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
 
 
 def test_new_indicator_is_searchable_at_once(client: TestClient) -> None:
     client.post("/v1/indicators", json={"name": "非物质文化遗产保护传承覆盖率", "kind": "分行业分领域"})
-    assert "非物质文化遗产保护传承覆盖率" in _names(client, "非遗保护传承")[:3] or "非物质文化遗产保护传承覆盖率" in _names(client, "遗产保护")
+    assert "非物质文化遗产保护传承覆盖率" in _names(client, "非遗保护传承")[
+        :3
+    ] or "非物质文化遗产保护传承覆盖率" in _names(client, "遗产保护")

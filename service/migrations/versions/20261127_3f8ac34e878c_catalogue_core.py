@@ -1,8 +1,8 @@
 """catalogue core
 
-Revision ID: 8b89f8553544
+Revision ID: 3f8ac34e878c
 Revises:
-Create Date: 2026-11-27 21:15:34.641319
+Create Date: 2026-11-27 21:17:53.331426
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "8b89f8553544"
+revision = "3f8ac34e878c"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -61,6 +61,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_department_name")),
     )
     op.create_table(
+        "graph_sync_state",
+        sa.Column("backend", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("last_event_id", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("backend", name=op.f("pk_graph_sync_state")),
+    )
+    op.create_table(
         "legal_basis",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("doc_no", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -80,6 +87,14 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_legal_basis")),
         sa.UniqueConstraint("doc_no", "title", name="uq_legal_basis_doc_no_title"),
+    )
+    op.create_table(
+        "outbox_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("entity", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("entity_key", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_event")),
     )
     op.create_table(
         "sector",
@@ -193,6 +208,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_strategicgoal_department_id"), ["department_id"], unique=False)
 
     op.create_table(
+        "target",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=True),
+        sa.Column("fiscal_year", sa.Integer(), nullable=True),
+        sa.Column("project", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("text", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["department_id"], ["department.id"], name=op.f("fk_target_department_id_department")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_target")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_target_external_id")),
+    )
+    with op.batch_alter_table("target", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_target_department_id"), ["department_id"], unique=False)
+
+    op.create_table(
         "indicator_basis",
         sa.Column("indicator_id", sa.Integer(), nullable=False),
         sa.Column("legal_basis_id", sa.Integer(), nullable=False),
@@ -239,11 +274,57 @@ def upgrade() -> None:
     with op.batch_alter_table("indicator_goal", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_indicator_goal_goal_id"), ["goal_id"], unique=False)
 
+    op.create_table(
+        "indicator_relation",
+        sa.Column("from_id", sa.Integer(), nullable=False),
+        sa.Column("to_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["from_id"], ["indicator.id"], name=op.f("fk_indicator_relation_from_id_indicator")
+        ),
+        sa.ForeignKeyConstraint(
+            ["to_id"], ["indicator.id"], name=op.f("fk_indicator_relation_to_id_indicator")
+        ),
+        sa.PrimaryKeyConstraint("from_id", "to_id", "kind", name=op.f("pk_indicator_relation")),
+    )
+    with op.batch_alter_table("indicator_relation", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_indicator_relation_to_id"), ["to_id"], unique=False)
+
+    op.create_table(
+        "target_indicator",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("target_id", sa.Integer(), nullable=False),
+        sa.Column("indicator_id", sa.Integer(), nullable=False),
+        sa.Column("comparator", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("value", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("unit", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("raw_value", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["indicator_id"], ["indicator.id"], name=op.f("fk_target_indicator_indicator_id_indicator")
+        ),
+        sa.ForeignKeyConstraint(
+            ["target_id"], ["target.id"], name=op.f("fk_target_indicator_target_id_target")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_target_indicator")),
+    )
+    with op.batch_alter_table("target_indicator", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_target_indicator_indicator_id"), ["indicator_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_target_indicator_target_id"), ["target_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("target_indicator", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_target_indicator_target_id"))
+        batch_op.drop_index(batch_op.f("ix_target_indicator_indicator_id"))
+
+    op.drop_table("target_indicator")
+    with op.batch_alter_table("indicator_relation", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_indicator_relation_to_id"))
+
+    op.drop_table("indicator_relation")
     with op.batch_alter_table("indicator_goal", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_indicator_goal_goal_id"))
 
@@ -256,6 +337,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_indicator_basis_legal_basis_id"))
 
     op.drop_table("indicator_basis")
+    with op.batch_alter_table("target", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_target_department_id"))
+
+    op.drop_table("target")
     with op.batch_alter_table("strategicgoal", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_strategicgoal_department_id"))
 
@@ -278,7 +363,9 @@ def downgrade() -> None:
 
     op.drop_table("duty")
     op.drop_table("sector")
+    op.drop_table("outbox_event")
     op.drop_table("legal_basis")
+    op.drop_table("graph_sync_state")
     op.drop_table("department")
     op.drop_table("code_sequence")
     with op.batch_alter_table("category", schema=None) as batch_op:

@@ -1,0 +1,120 @@
+"""The graph's vocabulary: node labels, relationship types, entity kinds and node ids.
+
+Every label and relationship type that reaches Cypher text comes from these enums, never from
+user input. Node ids used by the API are ``"<Label>:<key>"`` (``"Indicator:WSJK-00012"``,
+``"LegalBasis:3"``); keys are always strings in the graph, even when the relational key is an
+integer id, so both backends compare and order them the same way.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class NodeLabel(StrEnum):
+    """Node labels; the comment names the relational key that becomes ``key``."""
+
+    Indicator = "Indicator"  # indicator.code
+    Category = "Category"  # category.id
+    Sector = "Sector"  # sector.code
+    Department = "Department"  # department.code
+    Duty = "Duty"  # duty.id
+    StrategicGoal = "StrategicGoal"  # strategicgoal.id
+    LegalBasis = "LegalBasis"  # legal_basis.id
+    FundCategory = "FundCategory"  # a distinct value of indicator.budget_types
+    Target = "Target"  # target.external_id
+
+
+class RelType(StrEnum):
+    """Relationship types; each is owned by (written together with) its start node's entity."""
+
+    IN_CATEGORY = "IN_CATEGORY"
+    CHILD_OF = "CHILD_OF"
+    IN_SECTOR = "IN_SECTOR"
+    OWNED_BY = "OWNED_BY"
+    MEASURES = "MEASURES"
+    BASED_ON = "BASED_ON"
+    SUPERSEDES = "SUPERSEDES"
+    AMENDS = "AMENDS"
+    FUNDED_BY = "FUNDED_BY"
+    RELATED_TO = "RELATED_TO"
+    USES = "USES"
+
+
+class EntityKind(StrEnum):
+    """What an outbox event names (``outbox_event.entity``); ``entity_key`` is the given key."""
+
+    indicator = "indicator"  # code
+    legal_basis = "legal_basis"  # id
+    target = "target"  # external_id
+    department = "department"  # code
+    duty = "duty"  # id
+    goal = "goal"  # id
+    sector = "sector"  # code
+    category = "category"  # id
+
+
+ENTITY_LABELS: Final[dict[EntityKind, NodeLabel]] = {
+    EntityKind.indicator: NodeLabel.Indicator,
+    EntityKind.legal_basis: NodeLabel.LegalBasis,
+    EntityKind.target: NodeLabel.Target,
+    EntityKind.department: NodeLabel.Department,
+    EntityKind.duty: NodeLabel.Duty,
+    EntityKind.goal: NodeLabel.StrategicGoal,
+    EntityKind.sector: NodeLabel.Sector,
+    EntityKind.category: NodeLabel.Category,
+}
+
+# Labels whose relational key is an integer primary key (stored as its decimal string).
+INTEGER_KEYED: Final[frozenset[NodeLabel]] = frozenset(
+    {NodeLabel.Category, NodeLabel.Duty, NodeLabel.StrategicGoal, NodeLabel.LegalBasis}
+)
+
+# (type, start label, end label) of every relationship the projection writes. Cypher statements
+# are generated once per triple, so this is also the whitelist of what may reach the server.
+EDGE_SCHEMA: Final[tuple[tuple[RelType, NodeLabel, NodeLabel], ...]] = (
+    (RelType.IN_CATEGORY, NodeLabel.Indicator, NodeLabel.Category),
+    (RelType.CHILD_OF, NodeLabel.Category, NodeLabel.Category),
+    (RelType.CHILD_OF, NodeLabel.Sector, NodeLabel.Sector),
+    (RelType.CHILD_OF, NodeLabel.Department, NodeLabel.Department),
+    (RelType.IN_SECTOR, NodeLabel.Indicator, NodeLabel.Sector),
+    (RelType.OWNED_BY, NodeLabel.Indicator, NodeLabel.Department),
+    (RelType.OWNED_BY, NodeLabel.Duty, NodeLabel.Department),
+    (RelType.OWNED_BY, NodeLabel.StrategicGoal, NodeLabel.Department),
+    (RelType.OWNED_BY, NodeLabel.Target, NodeLabel.Department),
+    (RelType.MEASURES, NodeLabel.Indicator, NodeLabel.Duty),
+    (RelType.MEASURES, NodeLabel.Indicator, NodeLabel.StrategicGoal),
+    (RelType.BASED_ON, NodeLabel.Indicator, NodeLabel.LegalBasis),
+    (RelType.SUPERSEDES, NodeLabel.LegalBasis, NodeLabel.LegalBasis),
+    (RelType.AMENDS, NodeLabel.LegalBasis, NodeLabel.LegalBasis),
+    (RelType.FUNDED_BY, NodeLabel.Indicator, NodeLabel.FundCategory),
+    (RelType.RELATED_TO, NodeLabel.Indicator, NodeLabel.Indicator),
+    (RelType.USES, NodeLabel.Target, NodeLabel.Indicator),
+)
+
+# Relationship properties that take part in a relationship's identity (MERGE pattern): two
+# indicators may be related both as synonym and as derived_from.
+EDGE_IDENTITY_PROPS: Final[dict[RelType, tuple[str, ...]]] = {RelType.RELATED_TO: ("kind",)}
+
+UNASSIGNED_DEPARTMENT: Final = "未指定部门"
+
+
+def node_id(label: NodeLabel, key: str) -> str:
+    """The API's id of a node: ``"<Label>:<key>"``."""
+    return f"{label.value}:{key}"
+
+
+def parse_node_id(value: str) -> tuple[NodeLabel, str] | None:
+    """``"Indicator:WSJK-00012"`` → (Indicator, "WSJK-00012"); None when it names no label we know."""
+    label, sep, key = value.partition(":")
+    if not sep or not key or label not in NodeLabel.__members__:
+        return None
+    if label in INTEGER_KEYED and not _is_canonical_int(key):
+        return None
+    return NodeLabel(label), key
+
+
+def _is_canonical_int(key: str) -> bool:
+    # "03" or "+3" would never match a stored key ("3"); treat them as unknown nodes.
+    return key.isdigit() and key.isascii() and (key == "0" or not key.startswith("0"))
