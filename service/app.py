@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from service.bootstrap import prepare_database
 from service.db import make_engine
 from service.deps import AppState
+from service.duties.routes import router as duties_router
 from service.errors import install_error_handlers
 from service.health.routes import router as health_router
 from service.imports.routes import router as imports_router
@@ -22,6 +23,7 @@ from service.legal_bases.routes import router as legal_bases_router
 from service.search.index import SearchIndex
 from service.search.text import Analyzer, load_synonyms
 from service.settings import Settings
+from service.targets.routes import router as targets_router
 from service.taxonomy.routes import router as taxonomy_router
 
 log = logging.getLogger("service")
@@ -67,6 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (health_router, indicators_router, taxonomy_router, legal_bases_router, imports_router):
+    routers = (
+        health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,
+        targets_router, imports_router,
+    )  # fmt: skip
+    for router in routers:
         app.include_router(router)
     return app

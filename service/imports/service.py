@@ -11,10 +11,11 @@ from sqlmodel import Session, col
 
 from loaders.readers import RawRecord
 from service.domain import COMPARATOR_SYMBOLS, Comparator, IndicatorStatus
+from service.duties.repository import all_measure_names, indicator_link_names
 from service.errors import FieldError, ValidationFailed
 from service.indicators import repository as repo
 from service.indicators.schemas import IndicatorDraft
-from service.indicators.service import assign_codes, errors_from, resolve
+from service.indicators.service import RowPlan, announce, assign_codes, errors_from, resolve, write_measures
 from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import BasisMatcher
 from service.models import Indicator, utcnow
@@ -90,13 +91,18 @@ def import_records(
     link_changes: dict[str, list[dict[str, Any]]] = {}
     seen_keys: dict[str, int] = {}
     seen_codes: dict[str, int] = {}
+    measures: list[tuple[dict[str, Any], RowPlan]] = []
     # One pass: validate and resolve each row, keeping only the column values (memory stays flat
     # at 100k rows); any error anywhere means nothing is written.
     for row, draft in _validated(records, report):
         if draft.code:
             if draft.code in seen_codes:
                 report.errors.append(
-                    FieldError(field="code", row=row, message=f"code {draft.code} already used in row {seen_codes[draft.code]}")
+                    FieldError(
+                        field="code",
+                        row=row,
+                        message=f"code {draft.code} already used in row {seen_codes[draft.code]}",
+                    )
                 )
                 continue
             seen_codes[draft.code] = row
@@ -121,12 +127,18 @@ def import_records(
         if draft.code:
             values["code"] = draft.code
         new_links = {(link["legal_basis_id"], link["clause"]) for link in plan.basis_links}
+        if plan.duties or plan.goals:
+            measures.append((values, plan))
         if match is None:
             inserts.append((values, plan.basis_links))
             continue
         values["code"] = match.code
         old = _comparable(match._asdict())
-        if old == _comparable(values) and links_now.get(match.id, set()) == new_links:
+        same_measures = not (plan.duties or plan.goals) or indicator_link_names(session, match.id) == (
+            plan.duties,
+            plan.goals,
+        )
+        if old == _comparable(values) and links_now.get(match.id, set()) == new_links and same_measures:
             report.unchanged += 1
             report.codes.append(match.code)
             continue
@@ -148,6 +160,10 @@ def import_records(
     repo.update_indicators(session, updates)
     ids = repo.ids_by_codes(session, link_changes)
     repo.replace_basis_links(session, {ids[c]: links for c, links in link_changes.items() if c in ids})
+    measured_ids = repo.ids_by_codes(session, [v["code"] for v, _ in measures])
+    for values, plan in measures:
+        write_measures(session, refs, measured_ids[values["code"]], plan)
+    announce(session, refs, [v["code"] for v, _ in inserts] + [u["code"] for u in updates])
     report.created, report.updated = len(inserts), len(updates)
     report.codes.extend(v["code"] for v, _ in inserts)
     report.codes.extend(u["code"] for u in updates)
@@ -180,6 +196,7 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
         stmt = stmt.where(col(Indicator.status) != IndicatorStatus.retired.value)
     indicators = list(session.execute(stmt).scalars())
     links = repo.basis_links(session, [i.id for i in indicators if i.id is not None])
+    measured = all_measure_names(session)
     for ind in indicators:
         node = refs.categories[ind.category_id]
         unclassified = node.framework == "unclassified"
@@ -215,6 +232,8 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
             "source": ind.source,
             "notes": ind.notes,
             "status": ind.status,
+            "duties": measured.get(ind.id or 0, ([], []))[0],
+            "strategic_goals": measured.get(ind.id or 0, ([], []))[1],
         }
         yield {k: v for k, v in row.items() if v not in (None, [], "")}
 

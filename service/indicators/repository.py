@@ -166,7 +166,18 @@ def replace_basis_links(session: Session, links: dict[int, list[dict[str, Any]]]
         session.execute(insert(BASIS_LINK), rows[start : start + 5000])
 
 
-INDEX_COLUMNS = ("id", "code", "name", "keywords", "definition", "category_id", "sector_id", "department_id", "kind", "status")
+INDEX_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "keywords",
+    "definition",
+    "category_id",
+    "sector_id",
+    "department_id",
+    "kind",
+    "status",
+)
 
 
 def index_rows(session: Session, *, since_seq: int | None = None) -> list[Row[Any]]:

@@ -19,6 +19,7 @@ from service.indicators.schemas import BasisRef, IndicatorDraft, IndicatorOut, I
 from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import BasisMatcher
 from service.models import Indicator, utcnow
+from service.outbox.service import Entity, record
 from service.search.index import IndexDoc, SearchIndex
 from service.taxonomy.service import Refs
 
@@ -47,6 +48,8 @@ class RowPlan:
     values: dict[str, Any]
     basis_links: list[dict[str, Any]]
     warnings: list[str]
+    duties: list[str]
+    goals: list[str]
 
 
 def resolve(
@@ -107,7 +110,9 @@ def resolve(
     links = [
         {"legal_basis_id": b, "clause": draft.basis_clause, "note": None} for b in matcher.match(draft.basis)
     ]
-    return RowPlan(values=values, basis_links=links, warnings=warnings)
+    return RowPlan(
+        values=values, basis_links=links, warnings=warnings, duties=draft.duties, goals=draft.strategic_goals
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -257,9 +262,33 @@ def create_indicator(session: Session, draft: IndicatorDraft) -> tuple[Indicator
     assert ind.id is not None
     if plan.basis_links:
         repo.replace_basis_links(session, {ind.id: plan.basis_links})
+    write_measures(session, refs, ind.id, plan)
+    announce(session, refs, [ind.code])
     session.expire_all()
     ind = require(session, plan.values["code"])
     return views(session, [ind], refs)[0], etag(ind)
+
+
+def write_measures(session: Session, refs: Refs, indicator_id: int, plan: RowPlan) -> None:
+    """Link the indicator to the duties/goals it names (MEASURES), creating new ones in its department."""
+    from service.duties.repository import set_indicator_links
+    from service.duties.service import resolve_measures
+
+    duty_ids, goal_ids, new_duties, new_goals = resolve_measures(
+        session, refs, department_id=plan.values["department_id"], duties=plan.duties, goals=plan.goals
+    )
+    set_indicator_links(session, indicator_id, duty_ids=duty_ids, goal_ids=goal_ids)
+    record(session, Entity.duty, new_duties)
+    record(session, Entity.goal, new_goals)
+
+
+def announce(session: Session, refs: Refs, codes: Sequence[str]) -> None:
+    """Tell the graph outbox which indicators (and newly created sectors/departments) changed."""
+    record(session, Entity.sector, refs.new_sector_codes)
+    record(session, Entity.department, refs.new_department_codes)
+    refs.new_sector_codes.clear()
+    refs.new_department_codes.clear()
+    record(session, Entity.indicator, codes)
 
 
 def draft_of(ind: Indicator, refs: Refs, *, basis_clause: str | None) -> dict[str, Any]:
@@ -320,6 +349,9 @@ def patch_indicator(
     refs = Refs(session)
     links = repo.basis_links(session, [ind.id or 0]).get(ind.id or 0, [])
     current = draft_of(ind, refs, basis_clause=links[0][0].clause if links else None)
+    from service.duties.repository import indicator_link_names
+
+    current["duties"], current["strategic_goals"] = indicator_link_names(session, ind.id or 0)
     changes = patch.model_dump(exclude_unset=True)
     if "value" in changes and "raw_value" not in changes:
         current["raw_value"] = None  # a new value replaces the old published text
@@ -340,6 +372,9 @@ def patch_indicator(
         raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
     if "basis" in changes or "basis_clause" in changes:
         repo.replace_basis_links(session, {ind.id: plan.basis_links})
+    if "duties" in changes or "strategic_goals" in changes or "department" in changes:
+        write_measures(session, refs, ind.id, plan)
+    announce(session, refs, [code])
     session.expire_all()
     ind = require(session, code)
     return views(session, [ind], refs)[0], etag(ind)
@@ -359,6 +394,7 @@ def retire_indicator(session: Session, code: str, *, if_match: str | None) -> tu
             {"status": IndicatorStatus.retired.value, "change_seq": seq, "updated_at": utcnow()},
         ):
             raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
+        record(session, Entity.indicator, [code])
         session.expire_all()
         ind = require(session, code)
     return views(session, [ind])[0], etag(ind)

@@ -16,6 +16,7 @@ from service.errors import Conflict, NotFound, ValidationFailed
 from service.legal_bases import repository as repo
 from service.legal_bases.schemas import LegalBasisIn, LegalBasisOut
 from service.models import LegalBasis, utcnow
+from service.outbox.service import Entity, record
 
 _FULL_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _STANDARD_NO = re.compile(r"\b(GB/T|GB|HJ|CJ/T|CJ|JGJ|SL|NY/T|WS/T|DB\d*/T?)\s?(\d+(?:\.\d+)?)-(\d{2,4})\b")
@@ -194,6 +195,7 @@ def create_basis(session: Session, data: LegalBasisIn) -> LegalBasisOut:
     for target in data.amends:
         repo.add_link(session, basis_id=basis.id, target_id=target, relation="amends")
     session.flush()
+    record(session, Entity.legal_basis, [basis.id, *data.supersedes, *data.amends])
     return get_basis(session, basis.id)
 
 

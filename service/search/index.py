@@ -10,8 +10,9 @@ Layout
   score part, a bitmask of the fields holding the term). ``replace_all`` builds one main segment;
   ``upsert`` builds a small segment for the new docs and tombstones the replaced ids. Small
   segments are merged log-structured (a new segment is merged into the previous one while it is at
-  least 1/MERGE_FACTOR of its size); when the deltas or the tombstones grow past a quarter of the
-  main segment everything is merged into a new main segment (an O(postings) scatter, no re-analysis).
+  least 1/MERGE_FACTOR of its size). When the deltas or the tombstones grow past a quarter of the
+  main segment the index is *compacted*: dead ids are dropped, docs renumbered and all segments
+  merged into a new main one (postings are copied, never re-analysed), in a new statistics epoch.
 * A search works on an immutable ``_Snapshot``; writers build a new snapshot under a lock and swap
   the reference, so searches never wait and never see half an update.
 
@@ -20,8 +21,10 @@ Ranking
 Per-field BM25 (k1=1.2) summed with field weights (name >> keywords > level2/sector > department >
 level1 > definition); the saturated part is computed at index time, the idf at query time.
 Collection statistics (N, df, average lengths) are frozen in a ``_Stats`` epoch that only changes on
-``replace_all`` or a main merge: an upsert never changes the score of another doc, which is what
-keeps keyset cursors exact while the catalogue changes.
+``replace_all`` or a compaction: an upsert never changes the score of another doc, which is what
+keeps keyset cursors exact while the catalogue changes. (A cursor that spans a compaction, or that is
+replayed on another worker process with other statistics, is still accepted; at worst a doc near
+the page boundary repeats or is skipped.)
 
 Matching: the query's *units* (its bigrams, lone characters, Latin tokens) must all be present
 (3 units or fewer) or 75 % of them (more units); a doc may satisfy the query as typed or one of its
@@ -324,7 +327,10 @@ class _SegmentBuilder:
         if tid is None:
             counts = Counter(self._analyzer.index_terms(text, unigrams=full, words=full))
             vocab = self.vocab
-            self._tids.extend(vocab.setdefault(t, len(vocab)) for t in counts)
+            for term in counts:
+                if term not in vocab:
+                    vocab[term] = len(vocab)
+            self._tids.extend(map(vocab.__getitem__, counts))
             self._tfs.extend(counts.values())
             tid = len(self._ends) - 1
             self._ends.append(len(self._tids))
@@ -774,7 +780,9 @@ class SearchIndex:
             if known:
                 alive = alive.copy()
                 alive[[self._code_to_id[c] for c in known]] = False
-            updated = _replace(snap, version=max(snap.version, version), alive=alive, n_alive=int(alive.sum()))
+            updated = _replace(
+                snap, version=max(snap.version, version), alive=alive, n_alive=int(alive.sum())
+            )
             self._publish(updated, {}, known)
 
     def _publish(self, snap: _Snapshot, added: Mapping[str, int], removed: Iterable[str]) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import operator
 import re
 import threading
 import unicodedata
@@ -47,14 +48,14 @@ STOP_WORDS: frozenset[str] = frozenset(
 )
 
 _CJK_CLASS = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
-_RUN_RE = re.compile(f"([{_CJK_CLASS}]+)|([a-z0-9]+)")
+_RUN_RE = re.compile(f"[{_CJK_CLASS}]+|[a-z0-9]+")
 _SYNONYM_SPLIT = re.compile(r"[\s,，、;；]+")
 
 
 def normalize(text: str) -> str:
     """NFKC + lower case; runs of CJK or Latin/digits separated by single spaces, punctuation dropped."""
     folded = unicodedata.normalize("NFKC", text).lower()
-    return " ".join(m.group(0) for m in _RUN_RE.finditer(folded))
+    return " ".join(_RUN_RE.findall(folded))
 
 
 def compact(text: str) -> str:
@@ -63,12 +64,12 @@ def compact(text: str) -> str:
 
 
 def _runs(normalized: str) -> list[tuple[str, bool]]:
-    """(run, is_cjk) pairs of an already normalised string."""
-    return [(m.group(0), m.group(1) is not None) for m in _RUN_RE.finditer(normalized)]
+    """(run, is_cjk) pairs of an already normalised string (runs are all-CJK or all-ASCII)."""
+    return [(run, not run[0].isascii()) for run in _RUN_RE.findall(normalized)]
 
 
 def _bigrams(run: str) -> list[str]:
-    return [run[i : i + 2] for i in range(len(run) - 1)]
+    return list(map(operator.add, run, run[1:]))
 
 
 def load_synonyms(path: Path | None = None) -> dict[str, list[str]]:
@@ -128,7 +129,7 @@ class Analyzer:
 
     Each analyzer owns a private ``jieba.Tokenizer`` (so user words of one catalogue never leak into
     another analyzer or into code using the global jieba). The dictionary loads lazily on first use.
-    Query analyses are memoised per distinct query; adding words clears the memo.
+    jieba cuts (per CJK run) and query analyses are memoised; adding words clears the memos.
     """
 
     def __init__(
@@ -138,6 +139,7 @@ class Analyzer:
         *,
         max_user_word_len: int = DEFAULT_MAX_USER_WORD_LEN,
         query_cache_size: int = 4096,
+        run_cache_size: int = 65536,
     ) -> None:
         """``synonyms=None`` loads the project's ``synonyms.txt``; pass ``{}`` for none."""
         self._tokenizer = jieba.Tokenizer()
@@ -154,6 +156,9 @@ class Analyzer:
                 self._synonyms[k] = values
         # Longest keys first so that 新改建 wins over 改建 inside the same query.
         self._synonym_keys = sorted(self._synonyms, key=lambda k: (-len(k), k))
+        # jieba costs ~40 µs per run; runs repeat across names and definitions (common metric
+        # phrases, text between punctuation), so cut results are memoised per run.
+        self._cut = functools.lru_cache(maxsize=run_cache_size)(self._cut_uncached)
         self._cached_analyze_query = functools.lru_cache(maxsize=query_cache_size)(
             self._analyze_query_uncached
         )
@@ -196,10 +201,15 @@ class Analyzer:
                 return 0
             added = self._add_words_locked(words)
         if added:
+            self._cut.cache_clear()
             self._cached_analyze_query.cache_clear()
         return added
 
     # -- analysis ---------------------------------------------------------------------------------
+
+    def _cut_uncached(self, run: str) -> tuple[str, ...]:
+        # No HMM: it only guesses unknown words, which bigrams already cover, and doubles the cost.
+        return tuple(self._tokenizer.cut(run, HMM=False))
 
     def _segments(
         self, normalized: str, *, drop_stop: bool
@@ -222,7 +232,7 @@ class Analyzer:
                     sub_runs.append(run)
                 continue
             current: list[str] = []
-            for tok in self._tokenizer.cut(run, HMM=False):
+            for tok in self._cut(run):
                 if drop_stop and tok in STOP_WORDS:
                     stops.append(tok)
                     if current:

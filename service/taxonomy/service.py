@@ -97,6 +97,9 @@ class Refs:
         }
         self._dept_by_name = {d.name: did for did, d in self.departments.items()}
         self._dept_by_code = {d.code: did for did, d in self.departments.items()}
+        # Codes created through this cache, so the caller can announce them to the graph outbox.
+        self.new_sector_codes: list[str] = []
+        self.new_department_codes: list[str] = []
 
     # --- categories -------------------------------------------------------
     def category_id(self, mapping: LevelMapping) -> int:
@@ -137,6 +140,7 @@ class Refs:
         self.sectors[sector.id] = sector
         self._sector_by_name[sector.name] = sector.id
         self._sector_by_code[sector.code] = sector.id
+        self.new_sector_codes.append(sector.code)
         return sector.id
 
     def sector_name(self, sector_id: int | None) -> str | None:
@@ -155,6 +159,7 @@ class Refs:
         self.departments[dept.id] = dept
         self._dept_by_name[dept.name] = dept.id
         self._dept_by_code[dept.code] = dept.id
+        self.new_department_codes.append(dept.code)
         return dept.id
 
     @staticmethod

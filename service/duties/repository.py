@@ -1,0 +1,124 @@
+"""SQL for department duties (三定职责), strategic goals and their indicator links."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, insert, select
+from sqlmodel import Session, col
+
+from service.models import Duty, IndicatorDuty, IndicatorGoal, StrategicGoal
+
+DUTY_LINK = IndicatorDuty.__table__  # type: ignore[attr-defined]
+GOAL_LINK = IndicatorGoal.__table__  # type: ignore[attr-defined]
+
+
+def duties_of(session: Session, department_id: int) -> list[Duty]:
+    stmt = select(Duty).where(col(Duty.department_id) == department_id).order_by(col(Duty.id))
+    return list(session.execute(stmt).scalars())
+
+
+def goals_of(session: Session, department_id: int) -> list[StrategicGoal]:
+    stmt = (
+        select(StrategicGoal)
+        .where(col(StrategicGoal.department_id) == department_id)
+        .order_by(col(StrategicGoal.id))
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def get_duty(session: Session, duty_id: int) -> Duty | None:
+    return session.get(Duty, duty_id)
+
+
+def get_goal(session: Session, goal_id: int) -> StrategicGoal | None:
+    return session.get(StrategicGoal, goal_id)
+
+
+def add(session: Session, item: Duty | StrategicGoal) -> None:
+    session.add(item)
+    session.flush()
+
+
+def remove(session: Session, item: Duty | StrategicGoal) -> None:
+    session.delete(item)
+    session.flush()
+
+
+def indicator_ids_for_duty(session: Session, duty_id: int) -> list[int]:
+    return [
+        int(i)
+        for i in session.execute(
+            select(col(IndicatorDuty.indicator_id)).where(col(IndicatorDuty.duty_id) == duty_id)
+        ).scalars()
+    ]
+
+
+def indicator_ids_for_goal(session: Session, goal_id: int) -> list[int]:
+    return [
+        int(i)
+        for i in session.execute(
+            select(col(IndicatorGoal.indicator_id)).where(col(IndicatorGoal.goal_id) == goal_id)
+        ).scalars()
+    ]
+
+
+def link_counts(session: Session, *, goals: bool) -> dict[int, int]:
+    column = col(IndicatorGoal.goal_id) if goals else col(IndicatorDuty.duty_id)
+    return {int(k): int(n) for k, n in session.execute(select(column, func.count()).group_by(column))}
+
+
+def set_duty_links(session: Session, duty_id: int, indicator_ids: Sequence[int]) -> None:
+    session.execute(delete(DUTY_LINK).where(DUTY_LINK.c.duty_id == duty_id))
+    if indicator_ids:
+        session.execute(insert(DUTY_LINK), [{"indicator_id": i, "duty_id": duty_id} for i in indicator_ids])
+
+
+def set_goal_links(session: Session, goal_id: int, indicator_ids: Sequence[int]) -> None:
+    session.execute(delete(GOAL_LINK).where(GOAL_LINK.c.goal_id == goal_id))
+    if indicator_ids:
+        session.execute(insert(GOAL_LINK), [{"indicator_id": i, "goal_id": goal_id} for i in indicator_ids])
+
+
+def set_indicator_links(
+    session: Session, indicator_id: int, *, duty_ids: Sequence[int], goal_ids: Sequence[int]
+) -> None:
+    """Replace what one indicator measures (used by indicator writes and imports)."""
+    session.execute(delete(DUTY_LINK).where(DUTY_LINK.c.indicator_id == indicator_id))
+    session.execute(delete(GOAL_LINK).where(GOAL_LINK.c.indicator_id == indicator_id))
+    if duty_ids:
+        session.execute(insert(DUTY_LINK), [{"indicator_id": indicator_id, "duty_id": d} for d in duty_ids])
+    if goal_ids:
+        session.execute(insert(GOAL_LINK), [{"indicator_id": indicator_id, "goal_id": g} for g in goal_ids])
+
+
+def indicator_link_names(session: Session, indicator_id: int) -> tuple[list[str], list[str]]:
+    duties = session.execute(
+        select(col(Duty.name))
+        .join(IndicatorDuty, col(IndicatorDuty.duty_id) == col(Duty.id))
+        .where(col(IndicatorDuty.indicator_id) == indicator_id)
+    ).scalars()
+    goals = session.execute(
+        select(col(StrategicGoal.name))
+        .join(IndicatorGoal, col(IndicatorGoal.goal_id) == col(StrategicGoal.id))
+        .where(col(IndicatorGoal.indicator_id) == indicator_id)
+    ).scalars()
+    return list(duties), list(goals)
+
+
+def all_measure_names(session: Session) -> dict[int, tuple[list[str], list[str]]]:
+    """indicator id → (duty names, goal names), for exports."""
+    out: dict[int, tuple[list[str], list[str]]] = {}
+    for ind, name in session.execute(
+        select(col(IndicatorDuty.indicator_id), col(Duty.name))
+        .join(Duty, col(Duty.id) == col(IndicatorDuty.duty_id))
+        .order_by(col(Duty.id))
+    ):
+        out.setdefault(int(ind), ([], []))[0].append(name)
+    for ind, name in session.execute(
+        select(col(IndicatorGoal.indicator_id), col(StrategicGoal.name))
+        .join(StrategicGoal, col(StrategicGoal.id) == col(IndicatorGoal.goal_id))
+        .order_by(col(StrategicGoal.id))
+    ):
+        out.setdefault(int(ind), ([], []))[1].append(name)
+    return out

@@ -1,0 +1,201 @@
+"""Department duties and strategic goals: CRUD, and the MEASURES links from indicators."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from sqlmodel import Session
+
+from loaders.text import normalize_text
+from service.duties import repository as repo
+from service.duties.schemas import DepartmentIn, MeasuredIn, MeasuredOut, MeasuredPatch
+from service.errors import Conflict, FieldError, NotFound, ValidationFailed
+from service.indicators import repository as indicator_repo
+from service.models import Department, Duty, Indicator, StrategicGoal
+from service.outbox.service import Entity, record
+from service.taxonomy import repository as taxonomy_repo
+from service.taxonomy.service import Refs
+
+Which = Literal["duty", "goal"]
+_ENTITY = {"duty": Entity.duty, "goal": Entity.goal}
+
+
+def _department(session: Session, code: str) -> Department:
+    refs = Refs(session)
+    did = refs.department_id(code, create=False)
+    if did is None:
+        raise NotFound(f"Department {code!r} does not exist")
+    return refs.departments[did]
+
+
+def _codes_to_ids(session: Session, codes: Sequence[str]) -> list[int]:
+    ids = indicator_repo.ids_by_codes(session, codes)
+    missing = [c for c in codes if c not in ids]
+    if missing:
+        raise ValidationFailed(
+            "Unknown indicator codes",
+            errors=[FieldError(field="indicators", message=f"indicator {c} does not exist") for c in missing],
+        )
+    return [ids[c] for c in codes]
+
+
+def _out(session: Session, item: Duty | StrategicGoal, which: Which, dept_code: str) -> MeasuredOut:
+    assert item.id is not None
+    ids = (
+        repo.indicator_ids_for_duty(session, item.id)
+        if which == "duty"
+        else repo.indicator_ids_for_goal(session, item.id)
+    )
+    codes = sorted(i.code for i in _indicators(session, ids))
+    return MeasuredOut(
+        id=item.id, department_code=dept_code, name=item.name, description=item.description, indicators=codes
+    )
+
+
+def _indicators(session: Session, ids: Sequence[int]) -> list[Indicator]:
+    return [i for i in (session.get(Indicator, x) for x in ids) if i is not None]
+
+
+def list_items(session: Session, dept_code: str, which: Which) -> list[MeasuredOut]:
+    dept = _department(session, dept_code)
+    assert dept.id is not None
+    items: Sequence[Duty | StrategicGoal] = (
+        repo.duties_of(session, dept.id) if which == "duty" else repo.goals_of(session, dept.id)
+    )
+    return [_out(session, i, which, dept.code) for i in items]
+
+
+def create_item(session: Session, dept_code: str, which: Which, data: MeasuredIn) -> MeasuredOut:
+    dept = _department(session, dept_code)
+    assert dept.id is not None
+    ids = _codes_to_ids(session, data.indicators)
+    name = normalize_text(data.name)
+    item: Duty | StrategicGoal = (
+        Duty(department_id=dept.id, name=name, description=data.description)
+        if which == "duty"
+        else StrategicGoal(department_id=dept.id, name=name, description=data.description)
+    )
+    repo.add(session, item)
+    assert item.id is not None
+    _set_links(session, which, item.id, ids)
+    record(session, _ENTITY[which], [item.id])
+    return _out(session, item, which, dept.code)
+
+
+def _get(session: Session, which: Which, item_id: int) -> Duty | StrategicGoal:
+    item = repo.get_duty(session, item_id) if which == "duty" else repo.get_goal(session, item_id)
+    if item is None:
+        raise NotFound(f"{'Duty' if which == 'duty' else 'Strategic goal'} {item_id} does not exist")
+    return item
+
+
+def _set_links(session: Session, which: Which, item_id: int, indicator_ids: Sequence[int]) -> None:
+    before = (
+        repo.indicator_ids_for_duty(session, item_id)
+        if which == "duty"
+        else repo.indicator_ids_for_goal(session, item_id)
+    )
+    if which == "duty":
+        repo.set_duty_links(session, item_id, indicator_ids)
+    else:
+        repo.set_goal_links(session, item_id, indicator_ids)
+    # MEASURES edges start at the indicator: every indicator gaining or losing one changed.
+    touched = {i.code for i in _indicators(session, sorted(set(before) | set(indicator_ids)))}
+    record(session, Entity.indicator, sorted(touched))
+
+
+def update_item(session: Session, which: Which, item_id: int, patch: MeasuredPatch) -> MeasuredOut:
+    item = _get(session, which, item_id)
+    changes = patch.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"]:
+        item.name = normalize_text(changes["name"])
+    if "description" in changes:
+        item.description = changes["description"]
+    session.flush()
+    assert item.id is not None
+    if patch.indicators is not None:
+        _set_links(session, which, item.id, _codes_to_ids(session, patch.indicators))
+    record(session, _ENTITY[which], [item.id])
+    dept = session.get(Department, item.department_id)
+    assert dept is not None
+    return _out(session, item, which, dept.code)
+
+
+def delete_item(session: Session, which: Which, item_id: int) -> None:
+    """Only an unmeasured duty/goal can be deleted; otherwise unlink its indicators first (409)."""
+    item = _get(session, which, item_id)
+    linked = (
+        repo.indicator_ids_for_duty(session, item_id)
+        if which == "duty"
+        else repo.indicator_ids_for_goal(session, item_id)
+    )
+    if linked:
+        raise Conflict(
+            f"{len(linked)} indicator(s) still measure it; unlink them first (PATCH indicators: [])"
+        )
+    repo.remove(session, item)
+    record(session, _ENTITY[which], [item_id])
+
+
+def resolve_measures(
+    session: Session, refs: Refs, *, department_id: int | None, duties: Sequence[str], goals: Sequence[str]
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Duty and goal ids for names given on an indicator (created under its department when new).
+
+    Returns (duty_ids, goal_ids, new_duty_ids, new_goal_ids).
+    """
+    if (duties or goals) and department_id is None:
+        raise ValidationFailed(
+            "Duties and strategic goals belong to a department",
+            errors=[
+                FieldError(field="department", message="name the department whose duties/goals these are")
+            ],
+        )
+    if department_id is None:
+        return [], [], [], []
+    duty_by_name = {d.name: d for d in repo.duties_of(session, department_id)}
+    goal_by_name = {g.name: g for g in repo.goals_of(session, department_id)}
+    duty_ids, goal_ids, new_duties, new_goals = [], [], [], []
+    for name in duties:
+        duty = duty_by_name.get(name)
+        if duty is None:
+            duty = Duty(department_id=department_id, name=name)
+            repo.add(session, duty)
+            duty_by_name[name] = duty
+            assert duty.id is not None
+            new_duties.append(duty.id)
+        assert duty.id is not None
+        duty_ids.append(duty.id)
+    for name in goals:
+        goal = goal_by_name.get(name)
+        if goal is None:
+            goal = StrategicGoal(department_id=department_id, name=name)
+            repo.add(session, goal)
+            goal_by_name[name] = goal
+            assert goal.id is not None
+            new_goals.append(goal.id)
+        assert goal.id is not None
+        goal_ids.append(goal.id)
+    return duty_ids, goal_ids, new_duties, new_goals
+
+
+def create_department(session: Session, data: DepartmentIn) -> dict[str, object]:
+    refs = Refs(session)
+    if refs.department_id(data.code, create=False) or refs.department_id(data.name, create=False):
+        raise Conflict(f"Department {data.code} / {data.name} already exists")
+    parent_id = None
+    if data.parent_code:
+        parent_id = refs.department_id(data.parent_code, create=False)
+        if parent_id is None:
+            raise ValidationFailed(
+                "Unknown parent",
+                errors=[
+                    FieldError(field="parent_code", message=f"department {data.parent_code} does not exist")
+                ],
+            )
+    dept = taxonomy_repo.add_department(
+        session, Department(code=data.code, name=normalize_text(data.name), parent_id=parent_id)
+    )
+    record(session, Entity.department, [dept.code])
+    return {"id": dept.id, "code": dept.code, "name": dept.name, "parent_id": dept.parent_id, "count": 0}
