@@ -4,8 +4,8 @@ The database is the source of truth; the index keeps only what search needs and 
 
 Layout
 ------
-* Every doc gets an integer id (never reused). Per-doc attributes are integer-coded numpy arrays
-  (facets are ``np.bincount``, filters are boolean masks).
+* Every doc gets an integer id (never reused; only a compaction renumbers). Per-doc attributes are
+  integer-coded numpy arrays (facets are ``np.bincount``, filters are boolean masks).
 * Text lives in *segments*: CSR posting lists (term -> doc ids, a precomputed BM25 field-weighted
   score part, a bitmask of the fields holding the term). ``replace_all`` builds one main segment;
   ``upsert`` builds a small segment for the new docs and tombstones the replaced ids. Small
@@ -244,7 +244,11 @@ def _merge_segments(
         keep = alive[seg.docs]
         tids = mapping[seg.tid_per_posting()[keep]]
         docs = seg.docs[keep] if remap is None else remap[seg.docs[keep]]
-        parts.append(_sort_part(tids, docs, seg.sats[keep], seg.bits[keep]))
+        if len(mapping) < 2 or bool((np.diff(mapping) > 0).all()):
+            # Term order unchanged (always so for the first, i.e. the main, segment): no sort.
+            parts.append(_Part(tids.astype(np.int32), docs, seg.sats[keep], seg.bits[keep]))
+        else:
+            parts.append(_sort_part(tids, docs, seg.sats[keep], seg.bits[keep]))
     return _assemble(parts, vocab)
 
 
@@ -669,6 +673,7 @@ class SearchIndex:
 
     @property
     def analyzer(self) -> Analyzer:
+        """The analyzer (e.g. to ``add_words`` for new indicator names)."""
         return self._analyzer
 
     def info(self) -> dict[str, Any]:
@@ -826,7 +831,7 @@ class SearchIndex:
         wanted = _parse_filters(filters)
         analysis = self._analyzer.analyze_query(q) if q else None
         if analysis is not None and not analysis.variants:
-            analysis = None if not analysis.normalized else analysis
+            analysis = None  # nothing searchable (punctuation only): browse
         fingerprint = _fingerprint(analysis.normalized if analysis else "", wanted)
         after = _decode_cursor(cursor, fingerprint) if cursor else None
 
@@ -838,8 +843,6 @@ class SearchIndex:
         score: FloatArray | None = None
         if analysis is None:
             base = snap.alive
-        elif not analysis.variants:
-            base = np.zeros(snap.n, np.bool_)  # nothing searchable in the query
         else:
             base, score = _match_and_score(snap, analysis)
         eligible = base if filter_mask is None else base & filter_mask

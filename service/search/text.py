@@ -14,6 +14,9 @@ by jieba (precise mode, no HMM) only to find word boundaries; what is indexed is
   postings small and keeps a query 率 from matching every formula that mentions a rate;
 * Latin/digit runs as whole tokens (pqi, pm2, gb).
 
+Definitions get a light analysis (``words=False``: bigrams and Latin tokens, no jieba): they are long,
+mostly unique and weigh least, so jieba there would double the build time for almost nothing.
+
 Stand-alone stop words (的, 和, 与, 及, 是否 …, as jieba segments them) split a run, so 培训的满意度 and
 培训满意度 give the same bigrams and no bigram straddles 的.
 """
@@ -66,6 +69,10 @@ def compact(text: str) -> str:
 def _runs(normalized: str) -> list[tuple[str, bool]]:
     """(run, is_cjk) pairs of an already normalised string (runs are all-CJK or all-ASCII)."""
     return [(run, not run[0].isascii()) for run in _RUN_RE.findall(normalized)]
+
+
+def _is_latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
 
 
 def _bigrams(run: str) -> list[str]:
@@ -191,8 +198,8 @@ class Analyzer:
     def add_words(self, words: Iterable[str]) -> int:
         """Add user words (indicator names, keywords, sector/department names); returns how many were new.
 
-        Cheap when the words are already known. Clears the query memo, so text indexed before and
-        after may be segmented differently; matching does not depend on it (bigrams), only scores do.
+        Cheap when the words are already known. Clears the memos, so text indexed before and after
+        may be segmented differently; matching does not depend on it (bigrams), only scores do.
         """
         words = list(words)
         with self._lock:
@@ -211,9 +218,7 @@ class Analyzer:
         # No HMM: it only guesses unknown words, which bigrams already cover, and doubles the cost.
         return tuple(self._tokenizer.cut(run, HMM=False))
 
-    def _segments(
-        self, normalized: str, *, drop_stop: bool
-    ) -> tuple[list[str], list[str], list[str], list[str]]:
+    def _segments(self, normalized: str) -> tuple[list[str], list[str], list[str], list[str]]:
         """Split normalised text into (CJK sub-runs, Latin tokens, jieba words of 3+ chars, stop words)."""
         self._ensure_ready()
         sub_runs: list[str] = []
@@ -226,14 +231,14 @@ class Analyzer:
                 latin.append(run)
                 continue
             if len(run) == 1:
-                if drop_stop and run in STOP_WORDS:
+                if run in STOP_WORDS:
                     stops.append(run)
                 else:
                     sub_runs.append(run)
                 continue
             current: list[str] = []
             for tok in self._cut(run):
-                if drop_stop and tok in STOP_WORDS:
+                if tok in STOP_WORDS:
                     stops.append(tok)
                     if current:
                         sub_runs.append("".join(current))
@@ -261,7 +266,7 @@ class Analyzer:
         """
         if not words:
             return self._light_terms(normalize(text), unigrams=unigrams)
-        sub_runs, latin, jieba_words, stops = self._segments(normalize(text), drop_stop=True)
+        sub_runs, latin, jieba_words, stops = self._segments(normalize(text))
         terms: list[str] = [w for w in jieba_words if w not in STOP_WORDS]
         # Stop words split runs but are still indexed on their own, so that a query made only of
         # them (是否 finds the yes/no indicators) has something to match.
@@ -289,7 +294,7 @@ class Analyzer:
         return terms
 
     def _variant(self, normalized: str, weight: float) -> QueryVariant | None:
-        sub_runs, latin, words, stops = self._segments(normalized, drop_stop=True)
+        sub_runs, latin, words, stops = self._segments(normalized)
         units: list[str] = []
         if not sub_runs and not latin:
             # The query is nothing but stop words: search for them as indexed (whole, on their own).
@@ -311,11 +316,10 @@ class Analyzer:
             start = normalized.find(key)
             while start >= 0:
                 end = start + len(key)
-                latin_key = key[0].isascii()
                 # Latin keys (km) must be whole tokens; CJK keys match anywhere.
-                boundary_ok = not latin_key or (
-                    (start == 0 or not normalized[start - 1].isalnum())
-                    and (end == len(normalized) or not normalized[end].isalnum())
+                boundary_ok = not key[0].isascii() or (
+                    (start == 0 or not _is_latin(normalized[start - 1]))
+                    and (end == len(normalized) or not _is_latin(normalized[end]))
                 )
                 if boundary_ok and not any(taken[start:end]):
                     taken[start:end] = [True] * len(key)

@@ -12,7 +12,7 @@ import pytest
 from service.search import index as index_module
 from service.search.index import IndexDoc, SearchHit, SearchIndex
 from service.search.text import Analyzer
-from tests.search.conftest import category_id
+from tests.search.factories import category_id
 
 RURAL_ROADS = "交通运输(农村公路)"
 
@@ -265,6 +265,30 @@ class TestWrites:
             assert a.total == b.total, q
             assert {h.code for h in a.hits} == {h.code for h in b.hits}, q
             assert a.facets == b.facets, q
+
+    def test_compaction_drops_dead_ids(self, fresh_index: SearchIndex, docs: list[IndexDoc]) -> None:
+        doomed = [d.code for d in docs[: len(docs) // 2]]
+        fresh_index.delete(doomed, version=5)
+        info = fresh_index.info()
+        assert info["doc_ids"] == info["docs"] == len(docs) - len(doomed)  # compacted
+        assert info["segments"] == 1
+        survivors = {d.code for d in docs[len(docs) // 2 :]}
+        assert {h.code for h in all_hits(fresh_index, None)} == survivors
+        # Codes were renumbered: replacing a survivor must still tombstone its old id.
+        survivor = docs[-1]
+        fresh_index.upsert([replace(survivor, name="量子纠缠测试")], version=6)
+        assert [h.code for h in all_hits(fresh_index, "量子纠缠")] == [survivor.code]
+        assert len(fresh_index) == len(survivors)
+
+    def test_empty_index(self, analyzer: Analyzer) -> None:
+        index = SearchIndex(analyzer)
+        assert len(index) == 0
+        assert index.version == 0
+        page = index.search("满意度")
+        assert (page.hits, page.total, page.next_cursor) == ([], 0, None)
+        assert index.search(None).facets["kind"] == {}
+        index.upsert([IndexDoc(code="A", name="群众满意度", kind="common")], version=1)
+        assert [h.code for h in index.search("满意度").hits] == ["A"]
 
     def test_replace_all_swaps_everything(self, fresh_index: SearchIndex) -> None:
         fresh_index.replace_all([IndexDoc(code="X", name="唯一指标")], version=9)
