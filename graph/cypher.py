@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from graph.model import EDGE_IDENTITY_PROPS, EDGE_SCHEMA, NodeLabel, RelType
+from graph.model import EDGE_IDENTITY_PROPS, EDGE_PROPS, EDGE_SCHEMA, NodeLabel, RelType
 
 EdgeKey = tuple[RelType, NodeLabel, NodeLabel]
 
@@ -30,6 +30,11 @@ CREATE_INDICATOR_NAME_FULLTEXT: Final = (
 )
 """Full-text index over indicator names; the cjk analyzer indexes character bigrams."""
 
+CREATE_VERSION_CONSTRAINT: Final = (
+    "CREATE CONSTRAINT graph_meta_key IF NOT EXISTS FOR (m:GraphMeta) REQUIRE m.key IS UNIQUE"
+)
+"""The single ``GraphMeta`` node (not part of the catalogue graph) holds the projection version."""
+
 AWAIT_INDEXES: Final = "CALL db.awaitIndexes($seconds)"
 """Block until every index (constraints included) is online."""
 
@@ -47,7 +52,9 @@ MERGE_NODES: Final[Mapping[NodeLabel, str]] = {
 def _merge_rel(rel: RelType) -> str:
     identity = EDGE_IDENTITY_PROPS.get(rel, ())
     pattern = ", ".join(f"{p}: r.props.{p}" for p in identity)
-    return f"MERGE (a)-[x:{rel.value}{' {' + pattern + '}' if pattern else ''}]->(b) SET x += r.props"
+    merge = f"MERGE (a)-[x:{rel.value}{' {' + pattern + '}' if pattern else ''}]->(b)"
+    # Most types carry no properties: skipping the SET saves a step per row of a full load.
+    return f"{merge} SET x += r.props" if rel in EDGE_PROPS else merge
 
 
 MERGE_EDGES: Final[Mapping[EdgeKey, str]] = {
@@ -77,17 +84,21 @@ DELETE_OUTGOING: Final[Mapping[NodeLabel, str]] = {
 """Drop a touched node's outgoing relationships before its current ones are merged again (every
 relationship belongs to its start node's entity, so this is exactly the set being replaced)."""
 
-DELETE_ORPHAN_FUND_CATEGORIES: Final = (
-    "MATCH (f:FundCategory) WHERE NOT (f)<-[:FUNDED_BY]-() DETACH DELETE f"
-)
+DELETE_ORPHAN_FUND_CATEGORIES: Final = "MATCH (f:FundCategory) WHERE NOT (f)<-[:FUNDED_BY]-() DETACH DELETE f"
 """FundCategory nodes are derived from indicators; drop those no indicator uses any more."""
+
+BUMP_VERSION: Final = "MERGE (m:GraphMeta {key: 'version'}) SET m.version = randomUUID()"
+"""A new projection version, written in the same transaction as every change to the graph (and
+after a rebuild), so a cached aggregate keyed by the version can never outlive its data."""
 
 # --- reads ----------------------------------------------------------------------------------------
 
 PING: Final = "RETURN 1 AS ok"
 """Health check."""
 
-DUMP_NODES: Final = "MATCH (n) RETURN labels(n)[0] AS label, n.key AS key, properties(n) AS props"
+DUMP_NODES: Final = (
+    "MATCH (n) WHERE NOT n:GraphMeta RETURN labels(n)[0] AS label, n.key AS key, properties(n) AS props"
+)
 """Every node, for the consistency checksum."""
 
 DUMP_EDGES: Final = (
@@ -111,7 +122,9 @@ RETURN elementId(m) AS eid, labels(m)[0] AS label, m.key AS key
 """
 """One BFS level: the first ``$take`` distinct neighbours of ``$frontier`` by (label, key)."""
 
-SUBGRAPH_NODES: Final = "MATCH (n) WHERE elementId(n) IN $ids RETURN elementId(n) AS eid, properties(n) AS props"
+SUBGRAPH_NODES: Final = (
+    "MATCH (n) WHERE elementId(n) IN $ids RETURN elementId(n) AS eid, properties(n) AS props"
+)
 """Properties of a subgraph's nodes."""
 
 SUBGRAPH_EDGES: Final = """
@@ -120,45 +133,58 @@ RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, properties(r) AS p
 """
 """Relationships between a subgraph's nodes."""
 
-EDITION_CHAIN: Final = """
+IMPACT_PAGE: Final = """
 MATCH (b:LegalBasis {key: $key})
 MATCH (b)-[:SUPERSEDES|AMENDS*0..]-(e:LegalBasis)
-WITH DISTINCT e
-OPTIONAL MATCH (e)-[l:SUPERSEDES|AMENDS]->(t:LegalBasis)
-RETURN e.key AS key, properties(e) AS props,
-       collect(CASE WHEN t IS NULL THEN null ELSE {to: t.key, type: type(l)} END) AS links
+WITH collect(DISTINCT e) AS editions
+CALL (editions) {
+  UNWIND editions AS e
+  MATCH (e)<-[:BASED_ON]-(i)
+  WITH DISTINCT i ORDER BY i.key
+  RETURN collect(i) AS ordered
+}
+WITH editions, size(ordered) AS total, ordered[$offset..$offset + $limit] AS page
+CALL (editions, page) {
+  UNWIND page AS i
+  OPTIONAL MATCH (i)-[:OWNED_BY]->(d:Department)
+  CALL (i, editions) {
+    MATCH (i)-[r:BASED_ON]->(e) WHERE e IN editions
+    RETURN collect({basis: e.key, doc_no: e.doc_no, clause: r.clause}) AS bases
+  }
+  CALL (i) {
+    MATCH (t:Target)-[u:USES]->(i)
+    OPTIONAL MATCH (t)-[:OWNED_BY]->(td:Department)
+    WITH t, u, td ORDER BY t.key
+    RETURN collect({external_id: t.key, fiscal_year: t.fiscal_year, project: t.project,
+                    department_code: td.key, value: u.value, unit: u.unit})[..$per_indicator] AS targets,
+           count(t) AS target_count
+  }
+  RETURN collect({code: i.key, name: i.name, status: i.status, department_code: d.key,
+                  department_name: d.name, bases: bases, targets: targets,
+                  target_count: target_count}) AS rows
+}
+OPTIONAL MATCH (m:GraphMeta {key: 'version'})
+RETURN [e IN editions | {key: e.key, props: properties(e),
+        links: [(e)-[l:SUPERSEDES|AMENDS]->(t:LegalBasis) | {to: t.key, type: type(l)}]}] AS editions,
+       total, rows, m.version AS version
 """
-"""A legal basis's whole edition chain: SUPERSEDES and AMENDS, transitively, both directions."""
+"""A legal basis's edition chain (SUPERSEDES and AMENDS, transitively, both directions), how many
+indicators rest on any edition, and one page of them by code with owner, bases and targets.
+``editions`` is empty when the basis does not exist."""
 
 IMPACT_TOTALS: Final = """
-UNWIND $editions AS ek
-MATCH (i:Indicator)-[:BASED_ON]->(:LegalBasis {key: ek})
-WITH DISTINCT i
-OPTIONAL MATCH (i)-[:OWNED_BY]->(d:Department)
-OPTIONAL MATCH (t:Target)-[:USES]->(i)
-RETURN count(DISTINCT i) AS indicators, count(DISTINCT d) AS departments, count(DISTINCT t) AS targets
+OPTIONAL MATCH (m:GraphMeta {key: 'version'})
+WITH m.version AS version
+MATCH (b:LegalBasis {key: $key})
+MATCH (b)-[:SUPERSEDES|AMENDS*0..]-(e:LegalBasis)
+WITH DISTINCT version, e
+MATCH (e)<-[:BASED_ON]-(i)
+WITH DISTINCT version, i
+MATCH (i)-[r:OWNED_BY|USES]-(x)
+RETURN version, type(r) AS type, count(DISTINCT x) AS n
 """
-"""Totals over every indicator resting on any edition in ``$editions``."""
-
-IMPACT_PAGE: Final = """
-UNWIND $editions AS ek
-MATCH (i:Indicator)-[r:BASED_ON]->(e:LegalBasis {key: ek})
-WITH i, collect({basis: e.key, doc_no: e.doc_no, clause: r.clause}) AS bases
-ORDER BY i.key
-SKIP $offset LIMIT $limit
-OPTIONAL MATCH (i)-[:OWNED_BY]->(d:Department)
-CALL (i) {
-  MATCH (t:Target)-[u:USES]->(i)
-  OPTIONAL MATCH (t)-[:OWNED_BY]->(td:Department)
-  WITH t, u, td ORDER BY t.key
-  RETURN collect({external_id: t.key, fiscal_year: t.fiscal_year, project: t.project,
-                  department_code: td.key, value: u.value, unit: u.unit}) AS targets,
-         count(t) AS target_count
-}
-RETURN i.key AS code, i.name AS name, i.status AS status, d.key AS department_code,
-       d.name AS department_name, bases, targets[..$per_indicator] AS targets, target_count
-"""
-"""One page (by code) of the indicators resting on the chain, with owner and using targets."""
+"""Departments (OWNED_BY) and targets (USES) of the indicators on the chain, in one expansion,
+with the projection version they were counted at."""
 
 DEPARTMENT: Final = """
 MATCH (d:Department {key: $code})

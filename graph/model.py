@@ -93,6 +93,13 @@ EDGE_SCHEMA: Final[tuple[tuple[RelType, NodeLabel, NodeLabel], ...]] = (
     (RelType.USES, NodeLabel.Target, NodeLabel.Indicator),
 )
 
+# The properties each relationship type carries (the others carry none).
+EDGE_PROPS: Final[dict[RelType, tuple[str, ...]]] = {
+    RelType.BASED_ON: ("clause",),
+    RelType.RELATED_TO: ("kind",),
+    RelType.USES: ("value", "unit"),
+}
+
 # Relationship properties that take part in a relationship's identity (MERGE pattern): two
 # indicators may be related both as synonym and as derived_from.
 EDGE_IDENTITY_PROPS: Final[dict[RelType, tuple[str, ...]]] = {RelType.RELATED_TO: ("kind",)}

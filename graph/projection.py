@@ -155,7 +155,9 @@ def specs_for(dialect: str) -> GraphSpecs:
         node.LegalBasis: NodeSpec(
             node.LegalBasis, T_BASIS.c.id, _named(T_BASIS, "doc_no", "title", "kind", "status"), (T_BASIS,)
         ),
-        node.Target: NodeSpec(node.Target, T_TARGET.c.external_id, _named(T_TARGET, "fiscal_year", "project"), (T_TARGET,)),
+        node.Target: NodeSpec(
+            node.Target, T_TARGET.c.external_id, _named(T_TARGET, "fiscal_year", "project"), (T_TARGET,)
+        ),
     }
     rel = RelType
     edges = (
@@ -250,7 +252,9 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def node_rows(conn: Connection | Session, spec: NodeSpec, *, keys: Sequence[str] | None = None) -> list[NodeRow]:
+def node_rows(
+    conn: Connection | Session, spec: NodeSpec, *, keys: Sequence[str] | None = None
+) -> list[NodeRow]:
     """The nodes of one label, all of them or those with the given keys."""
     names = [name for name, _ in spec.props]
     out: list[NodeRow] = []
@@ -285,11 +289,15 @@ def edge_rows(
                 if (start, end) in seen:
                     continue
                 seen.add((start, end))
-            out.append(EdgeRow(spec.type, spec.start, start, spec.end, end, dict(zip(names, row[2:], strict=True))))
+            out.append(
+                EdgeRow(spec.type, spec.start, start, spec.end, end, dict(zip(names, row[2:], strict=True)))
+            )
     return out
 
 
-def _filtered(stmt: Select[Any], column: ColumnElement[Any], label: NodeLabel, keys: Sequence[str] | None) -> Iterator[Select[Any]]:
+def _filtered(
+    stmt: Select[Any], column: ColumnElement[Any], label: NodeLabel, keys: Sequence[str] | None
+) -> Iterator[Select[Any]]:
     if keys is None:
         yield stmt
         return
@@ -377,16 +385,23 @@ def _present(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if v is not None}
 
 
-def checksum(nodes: Iterable[NodeRow], edges: Iterable[EdgeRow]) -> str:
-    """Order-independent sha256 over canonical rows (null properties ignored, duplicates counted)."""
+def canonical_rows(nodes: Iterable[NodeRow], edges: Iterable[EdgeRow]) -> list[str]:
+    """One canonical JSON line per row (null properties dropped), sorted."""
     lines = [_canonical(("N", n.label.value, n.key, _present(n.props))) for n in nodes]
     lines += [
-        _canonical(("E", e.type.value, e.from_label.value, e.from_key, e.to_label.value, e.to_key, _present(e.props)))
+        _canonical(
+            ("E", e.type.value, e.from_label.value, e.from_key, e.to_label.value, e.to_key, _present(e.props))
+        )
         for e in edges
     ]
     lines.sort()
+    return lines
+
+
+def checksum(nodes: Iterable[NodeRow], edges: Iterable[EdgeRow]) -> str:
+    """Order-independent sha256 over canonical rows (null properties ignored, duplicates counted)."""
     digest = hashlib.sha256()
-    for line in lines:
+    for line in canonical_rows(nodes, edges):
         digest.update(line.encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
@@ -410,6 +425,7 @@ def count_edges(edges: Iterable[EdgeRow]) -> dict[RelType, int]:
 
 __all__ = [
     "EdgeRow",
+    "canonical_rows",
     "EdgeSpec",
     "EntityProjection",
     "GraphSpecs",

@@ -19,10 +19,14 @@ from service.health.routes import router as health_router
 from service.imports.routes import router as imports_router
 from service.indicators.routes import router as indicators_router
 from service.indicators.service import rebuild_index
+from service.knowledge.routes import router as knowledge_router
+from service.knowledge.runtime import GraphRuntime
 from service.legal_bases.routes import router as legal_bases_router
 from service.search.index import SearchIndex
 from service.search.text import Analyzer, load_synonyms
 from service.settings import Settings
+from service.suggest.routes import router as suggest_router
+from service.suggest.service import build_engine
 from service.targets.routes import router as targets_router
 from service.taxonomy.routes import router as taxonomy_router
 
@@ -47,7 +51,10 @@ def startup(settings: Settings) -> AppState:
     prepare_database(engine, seed=settings.seed, seed_dir=settings.seed_dir)
     with Session(engine) as session:
         index = build_index(session)
-    return AppState(settings=settings, engine=engine, index=index)
+        suggest = build_engine(session, index.analyzer)
+    graph = GraphRuntime.open(settings, engine)
+    graph.start()
+    return AppState(settings=settings, engine=engine, index=index, suggest=suggest, graph=graph)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            state.graph.close()
             state.engine.dispose()
 
     app = FastAPI(
@@ -71,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     routers = (
         health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,
-        targets_router, imports_router,
+        targets_router, imports_router, knowledge_router, suggest_router,
     )  # fmt: skip
     for router in routers:
         app.include_router(router)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from graph.neo4j_store import Neo4jGraphStore
+    from graph.sync import GraphProjector
 
 app = typer.Typer(help="指标标准库 — the indicator & standard catalogue service", no_args_is_help=True)
 
@@ -116,3 +120,59 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+graph_app = typer.Typer(help="Knowledge graph: project the catalogue into Neo4j")
+app.add_typer(graph_app, name="graph")
+
+
+def _projector() -> tuple[GraphProjector, Neo4jGraphStore]:
+    from graph.factory import open_neo4j_store
+    from service.bootstrap import prepare_database
+    from service.db import make_engine
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(engine, seed=settings.seed, seed_dir=settings.seed_dir)
+    store = open_neo4j_store(settings)
+    if store is None:
+        typer.echo(
+            "CATALOG_NEO4J_URI is not set: the embedded graph reads the database directly, nothing to sync",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    return GraphProjector(engine, store), store
+
+
+@graph_app.command("sync")
+def graph_sync(
+    follow: Annotated[bool, typer.Option("--follow", help="Keep syncing until interrupted")] = False,
+) -> None:
+    """Apply pending outbox events to Neo4j (first a full rebuild if it was never projected)."""
+    import threading
+
+    projector, store = _projector()
+    if projector.needs_rebuild():
+        store.ensure_schema()
+        typer.echo(f"rebuilt: {projector.rebuild().model_dump_json()}")
+    if follow:
+        stop = threading.Event()
+        try:
+            projector.run_forever(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return
+    total = 0
+    while applied := projector.sync_once():
+        total += applied
+    typer.echo(f"applied {total} events; lag {projector.lag()}")
+    store.close()
+
+
+@graph_app.command("rebuild")
+def graph_rebuild() -> None:
+    """Re-project the whole catalogue into Neo4j."""
+    projector, store = _projector()
+    store.ensure_schema()
+    typer.echo(projector.rebuild().model_dump_json(indent=2))
+    store.close()

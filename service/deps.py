@@ -11,8 +11,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from service.db import session_scope
+from service.knowledge.runtime import GraphRuntime
 from service.search.index import SearchIndex
 from service.settings import Settings
+from service.suggest.engine import SuggestEngine
 
 
 @dataclass
@@ -22,6 +24,8 @@ class AppState:
     settings: Settings
     engine: Engine
     index: SearchIndex
+    suggest: SuggestEngine
+    graph: GraphRuntime
 
 
 def get_state(request: Request) -> AppState:
@@ -37,6 +41,13 @@ def get_index(state: Annotated[AppState, Depends(get_state)]) -> SearchIndex:
     return state.index
 
 
+async def get_suggest(request: Request) -> SuggestEngine:
+    # async: reading app state never blocks, and a sync dependency costs a thread-pool hop.
+    state: AppState = request.app.state.catalog
+    return state.suggest
+
+
 StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]
 IndexDep = Annotated[SearchIndex, Depends(get_index)]
+SuggestDep = Annotated[SuggestEngine, Depends(get_suggest)]

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from graph.errors import GraphUnavailable
 from service.db import ping
 from service.deps import StateDep
 from service.errors import problem
@@ -24,16 +25,26 @@ def health() -> dict[str, str]:
 
 @router.get("/ready", operation_id="ready", response_model=None)
 async def ready(state: StateDep) -> dict[str, Any] | JSONResponse:
-    """The database answers; the search index reports how many indicators it holds."""
+    """The database answers; reports the search index size and the graph projection lag."""
     try:
         await run_in_threadpool(ping, state.engine)
     except SQLAlchemyError as exc:
         return problem(
             503, "Service unavailable", f"database unreachable: {type(exc).__name__}", slug="not-ready"
         )
+    lag = await run_in_threadpool(state.graph.lag)
+    graph: dict[str, Any] = {"backend": state.graph.backend, "projection_lag": lag}
+    if state.graph.neo4j is not None:
+        try:
+            await run_in_threadpool(state.graph.neo4j.health)
+            graph["neo4j"] = "ok"
+        except GraphUnavailable as exc:
+            # Not fatal: graph reads fall back to the embedded store, writes queue in the outbox.
+            graph["neo4j"] = f"unavailable: {exc.detail}"
     return {
         "status": "ready",
         "database": "ok",
         "indexed": len(state.index),
         "index_version": state.index.version,
+        "graph": graph,
     }

@@ -1,0 +1,87 @@
+"""Graph queries over HTTP: neighbourhood, impact of a legal basis, department profile, related."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from graph.results import DepartmentProfile, Impact, RelatedIndicator, Subgraph
+from service.errors import problem_responses
+from service.knowledge.runtime import GraphRuntime
+
+router = APIRouter(prefix="/v1", tags=["graph"])
+
+
+def get_graph(request: Request) -> GraphRuntime:
+    runtime: GraphRuntime = request.app.state.catalog.graph
+    return runtime
+
+
+GraphDep = Annotated[GraphRuntime, Depends(get_graph)]
+
+
+@router.get(
+    "/graph/neighbourhood",
+    operation_id="graphNeighbourhood",
+    response_model=Subgraph,
+    responses=problem_responses(404, 422, 503),
+)
+def neighbourhood(
+    graph: GraphDep,
+    response: Response,
+    node: Annotated[str, Query(description="<Label>:<key>, e.g. Indicator:WSJK-00012", max_length=200)],
+    depth: Annotated[int, Query(ge=1, le=3)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Subgraph:
+    """Nodes and edges around one node, capped, for drawing."""
+    result, backend = graph.read(lambda g: g.neighbourhood(node, depth=depth, limit=limit))
+    response.headers["X-Graph-Backend"] = backend
+    return result
+
+
+@router.get(
+    "/legal-bases/{basis_id}/impact",
+    operation_id="legalBasisImpact",
+    response_model=Impact,
+    responses=problem_responses(404, 422, 503),
+)
+def impact(
+    basis_id: int,
+    graph: GraphDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Impact:
+    """Indicators resting on this basis or any edition of its chain, by department, with their targets."""
+    result, backend = graph.read(lambda g: g.impact(basis_id, limit=limit, offset=offset))
+    response.headers["X-Graph-Backend"] = backend
+    return result
+
+
+@router.get(
+    "/departments/{code}/profile",
+    operation_id="departmentProfile",
+    response_model=DepartmentProfile,
+    responses=problem_responses(404, 503),
+)
+def department_profile(code: str, graph: GraphDep, response: Response) -> DepartmentProfile:
+    """Duties and strategic goals with their indicators, and the gaps (nothing measures them)."""
+    result, backend = graph.read(lambda g: g.department_profile(code))
+    response.headers["X-Graph-Backend"] = backend
+    return result
+
+
+@router.get(
+    "/indicators/{code}/related",
+    operation_id="relatedIndicators",
+    response_model=list[RelatedIndicator],
+    responses=problem_responses(404, 503),
+)
+def related(
+    code: str, graph: GraphDep, response: Response, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> list[RelatedIndicator]:
+    """Indicators ranked by shared legal basis, duty/goal, explicit relation, sector and category."""
+    result, backend = graph.read(lambda g: g.related(code, limit=limit))
+    response.headers["X-Graph-Backend"] = backend
+    return result

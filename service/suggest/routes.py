@@ -1,0 +1,45 @@
+"""HTTP routes for suggestions (thin: parse, call the service, render)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from service.deps import SessionDep, SuggestDep
+from service.errors import problem_responses
+from service.suggest import service
+from service.suggest.schemas import SuggestBatchRequest, SuggestBatchResponse, SuggestRequest, SuggestResponse
+
+router = APIRouter(prefix="/v1", tags=["suggestions"])
+
+
+def _json(model: BaseModel) -> Response:
+    # The service already built the validated response model; rendering it with pydantic directly
+    # skips FastAPI's re-validation of ``response_model`` (about a third of a suggestion's cost).
+    return Response(content=model.model_dump_json(), media_type="application/json")
+
+
+@router.post(
+    "/suggestions",
+    operation_id="suggestIndicators",
+    response_model=SuggestResponse,
+    responses=problem_responses(422),
+)
+def suggest_indicators(body: SuggestRequest, session: SessionDep, engine: SuggestDep) -> Response:
+    """Catalogue indicators for a target text: ranked, with reasons, proposed values and coverage.
+
+    An unknown department or sector is not an error; it is just not used as a signal. Retired
+    indicators are never suggested.
+    """
+    return _json(service.suggest(session, engine, body))
+
+
+@router.post(
+    "/suggestions:batch",
+    operation_id="suggestIndicatorsBatch",
+    response_model=SuggestBatchResponse,
+    responses=problem_responses(422),
+)
+def suggest_indicators_batch(body: SuggestBatchRequest, session: SessionDep, engine: SuggestDep) -> Response:
+    """Suggestions for up to 100 target texts, answered in order."""
+    return _json(service.suggest_batch(session, engine, body))

@@ -1,0 +1,251 @@
+"""Suggestion use cases: keep the engine fresh, gather context signals, shape the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlmodel import Session
+
+from service.domain import COMPARATOR_SYMBOLS, Comparator, Kind
+from service.search.text import Analyzer
+from service.suggest import repository as repo
+from service.suggest.catalogue import SuggestDoc, sector_root_of
+from service.suggest.engine import SuggestEngine
+from service.suggest.extract import Extraction
+from service.suggest.ranking import Coverage, Signal, Suggestion, SuggestQuery, SuggestResult
+from service.suggest.schemas import (
+    CoverageOut,
+    DeadlineOut,
+    Filler,
+    ParsedOut,
+    ProposedValue,
+    QuantityOut,
+    SuggestBatchRequest,
+    SuggestBatchResponse,
+    SuggestedIndicator,
+    SuggestionItem,
+    SuggestRequest,
+    SuggestResponse,
+)
+from service.suggest.signals import RelationalSignals, SignalProvider
+from service.taxonomy.service import Refs
+
+# --- keeping the engine fresh ------------------------------------------------------------------------
+
+
+def docs_from_rows(rows: Iterable[Any], refs: Refs) -> list[SuggestDoc]:
+    """Engine documents for ``repo.doc_rows`` rows (levels, sector and department resolved by ``refs``)."""
+    docs = []
+    for r in rows:
+        node = refs.categories[r.category_id]
+        sector = refs.sectors.get(r.sector_id) if r.sector_id else None
+        root = sector
+        while root is not None and root.parent_id is not None and root.parent_id in refs.sectors:
+            root = refs.sectors[root.parent_id]
+        dept = refs.departments.get(r.department_id) if r.department_id else None
+        docs.append(
+            SuggestDoc(
+                code=r.code,
+                name=r.name,
+                kind=r.kind,
+                status=r.status,
+                level1=node.level1,
+                level2=node.level2,
+                raw_level2=r.raw_level2,
+                sector=sector.name if sector else None,
+                sector_code=sector.code if sector else None,
+                sector_root=root.name if root else sector_root_of(sector.name if sector else None),
+                department=dept.name if dept else None,
+                department_code=dept.code if dept else None,
+                unit=r.unit,
+                comparator=r.comparator,
+                value=r.value_num if r.value_num is not None else r.value,
+                raw_value=r.raw_value,
+                keywords=tuple(r.keywords or ()),
+                definition=r.definition or "",
+            )
+        )
+    return docs
+
+
+def refresh_engine(session: Session, engine: SuggestEngine) -> int:
+    """Bring the engine up to the database's change counter (one cheap query when current).
+
+    Returns the outbox position read alongside, which keys the link-signal cache.
+    """
+    seq, position = repo.freshness(session)
+    if seq > engine.version:
+        rows = repo.doc_rows(session, since_seq=engine.version)
+        engine.upsert(docs_from_rows(rows, Refs(session)), version=seq)
+    return position
+
+
+def rebuild_engine(session: Session, engine: SuggestEngine) -> None:
+    """Full rebuild from the database, swapped in atomically (the engine answers meanwhile)."""
+    seq, _ = repo.freshness(session)
+    engine.replace_all(docs_from_rows(repo.doc_rows(session), Refs(session)), version=seq)
+
+
+def build_engine(session: Session, analyzer: Analyzer) -> SuggestEngine:
+    """The engine for the app's lifespan, sharing the search index's analyzer."""
+    engine = SuggestEngine(analyzer)
+    rebuild_engine(session, engine)
+    return engine
+
+
+# --- answering ------------------------------------------------------------------------------------
+
+
+def _query(req: SuggestRequest) -> SuggestQuery:
+    return SuggestQuery(
+        text=req.text,
+        department=req.department,
+        sector=req.sector,
+        kind=req.kind.value if req.kind else None,
+        fiscal_year=req.fiscal_year,
+        limit=req.limit,
+    )
+
+
+def _default_providers(session: Session, engine: SuggestEngine, position: int) -> tuple[SignalProvider, ...]:
+    return (RelationalSignals(session, cache=engine.link_cache, outbox_position=position),)
+
+
+def _signals(providers: Sequence[SignalProvider], query: SuggestQuery) -> dict[str, Signal]:
+    merged: dict[str, Signal] = {}
+    for provider in providers:
+        for code, sig in provider.signals(query).items():
+            if code not in merged or merged[code].weight < sig.weight:
+                merged[code] = sig
+    return merged
+
+
+def suggest(
+    session: Session,
+    engine: SuggestEngine,
+    request: SuggestRequest,
+    *,
+    providers: Sequence[SignalProvider] | None = None,
+) -> SuggestResponse:
+    """Suggestions for one target text (the engine is refreshed from the change counter first).
+
+    ``providers`` default to the relational links of the department (duties, goals, past targets).
+    """
+    position = refresh_engine(session, engine)
+    chosen = _default_providers(session, engine, position) if providers is None else providers
+    query = _query(request)
+    return response_of(engine.suggest(query, signals=_signals(chosen, query)))
+
+
+def suggest_batch(
+    session: Session,
+    engine: SuggestEngine,
+    request: SuggestBatchRequest,
+    *,
+    providers: Sequence[SignalProvider] | None = None,
+) -> SuggestBatchResponse:
+    """Suggestions for up to 100 texts, in order, against one snapshot of the catalogue."""
+    position = refresh_engine(session, engine)
+    chosen = _default_providers(session, engine, position) if providers is None else providers
+    results = []
+    for item in request.items:
+        query = _query(item)
+        results.append(response_of(engine.suggest(query, signals=_signals(chosen, query))))
+    return SuggestBatchResponse(results=results)
+
+
+# --- shaping -------------------------------------------------------------------------------------
+
+
+def _symbol(cmp: Comparator | None) -> str | None:
+    return COMPARATOR_SYMBOLS[cmp] if cmp is not None else None
+
+
+def indicator_out(doc: SuggestDoc) -> SuggestedIndicator:
+    cmp = Comparator(doc.comparator) if doc.comparator else None
+    return SuggestedIndicator(
+        code=doc.code,
+        name=doc.name,
+        kind=Kind(doc.kind),
+        status=doc.status,
+        level1=doc.level1,
+        level2=doc.level2,
+        unit=doc.unit,
+        comparator=cmp,
+        comparator_symbol=_symbol(cmp),
+        value=doc.value,
+        raw_value=doc.raw_value,
+        sector=doc.sector,
+        sector_code=doc.sector_code,
+        department=doc.department,
+        department_code=doc.department_code,
+    )
+
+
+def _item(s: Suggestion) -> SuggestionItem:
+    p = s.proposed
+    proposed = None
+    if p is not None:
+        proposed = ProposedValue(
+            comparator=p.comparator,
+            comparator_symbol=COMPARATOR_SYMBOLS[p.comparator],
+            value=p.value,
+            value_max=p.value_max,
+            unit=p.unit,
+            span=list(p.span),
+            text=p.source,
+        )
+    return SuggestionItem(
+        indicator=indicator_out(s.doc),
+        score=s.score,
+        dimension=s.dimension.label,
+        reasons=list(s.reasons),
+        matched_terms=list(s.matched_terms),
+        proposed=proposed,
+    )
+
+
+def _coverage(c: Coverage) -> CoverageOut:
+    return CoverageOut(
+        present=[d.label for d in c.present],
+        missing=[d.label for d in c.missing],
+        fillers=[
+            Filler(
+                dimension=f.dimension.label,
+                indicator=indicator_out(f.doc),
+                score=f.score,
+                reasons=list(f.reasons),
+            )
+            for f in c.fillers
+        ],
+    )
+
+
+def _parsed(e: Extraction) -> ParsedOut:
+    return ParsedOut(
+        quantities=[
+            QuantityOut(
+                text=q.text,
+                span=list(q.span),
+                value=q.value,
+                value_max=q.value_max,
+                unit=q.unit,
+                comparator=q.comparator,
+                comparator_symbol=_symbol(q.comparator),
+                change=q.change,
+                context=q.context,
+                object=q.object,
+            )
+            for q in e.quantities
+        ],
+        deadlines=[DeadlineOut(text=d.text, span=list(d.span), date=d.date) for d in e.deadlines],
+    )
+
+
+def response_of(result: SuggestResult) -> SuggestResponse:
+    return SuggestResponse(
+        items=[_item(s) for s in result.items],
+        coverage=_coverage(result.coverage),
+        parsed=_parsed(result.extraction),
+    )
