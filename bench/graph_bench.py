@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import statistics
 import tempfile
@@ -336,6 +337,9 @@ def main(argv: list[str] | None = None) -> None:
         engine.dispose()
 
     print()
+    print(
+        f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work skews p99)"
+    )
     print(f"{'step':<58}{'seconds':>10}")
     print(f"{'read projection from SQLite (read_all)':<58}{read_s:>10.2f}")
     print(f"{'Neo4j full rebuild into an empty database':<58}{rebuild_s:>10.2f}")

@@ -12,9 +12,11 @@ In-process (per size, synthetic catalogue from ``bench/generate.py`` plus the se
   sentences that mix indicator names, numbers and deadlines, half of them with a department/sector;
 * **upsert**: one changed indicator applied incrementally (the path every catalogue write takes).
 
-HTTP (``--http``): ``indicator-catalog serve --workers 2`` on loopback over a SQLite catalogue holding
-the seed plus ``--http-size`` generated indicators, loaded with ``wrk`` (Debian package) for
-``--http-seconds`` per connection count. Load generator and server share the machine's cores.
+HTTP (``--http``): uvicorn with 2 workers (``--no-access-log``; ``--via-cli`` runs
+``indicator-catalog serve --workers 2`` instead) on loopback over a SQLite catalogue holding the seed plus
+``--http-size`` generated indicators, loaded with ``wrk`` (Debian package) for ``--http-seconds`` per
+connection count, with 20 000 distinct generated texts (no warm analysis caches). Load generator and
+server share the machine's cores.
 """
 
 from __future__ import annotations
@@ -214,8 +216,14 @@ def _wait_ready(url: str, timeout: float) -> None:
     raise RuntimeError(f"service at {url} did not become ready in {timeout} s")
 
 
-def bench_http(size: int, seconds: int, connections: Sequence[int], workdir: Path) -> list[dict[str, Any]]:
-    """Serve a catalogue of seed + ``size`` generated indicators with 2 workers; load it with wrk."""
+def bench_http(
+    size: int, seconds: int, connections: Sequence[int], workdir: Path, *, via_cli: bool
+) -> list[dict[str, Any]]:
+    """Serve a catalogue of seed + ``size`` generated indicators with 2 workers; load it with wrk.
+
+    ``via_cli``: ``indicator-catalog serve --workers 2`` (access log on); otherwise uvicorn directly on
+    the same ASGI app with ``--no-access-log`` (what a deployment behind a proxy that logs would run).
+    """
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -239,19 +247,13 @@ def bench_http(size: int, seconds: int, connections: Sequence[int], workdir: Pat
     script = workdir / "suggest.lua"
     script.write_text(WRK_SCRIPT % bodies, encoding="utf-8")
     port = _free_port()
+    if via_cli:
+        command = ["-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    else:
+        command = ["-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+                   "--no-access-log", "--log-level", "warning"]  # fmt: skip
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
+        [sys.executable, *command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -314,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--http-seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, nargs="*", default=[8, 32])
     parser.add_argument(
+        "--via-cli", action="store_true", help="serve with `indicator-catalog serve` (access log on)"
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="WEIGHT=VALUE", help="override a weight"
     )
     args = parser.parse_args(argv)
@@ -338,7 +343,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             for n in args.sizes:
                 print(db_rebuild(n, Path(tmp)), flush=True)
         if args.http:
-            for res in bench_http(args.http_size, args.http_seconds, args.connections, Path(tmp)):
+            for res in bench_http(
+                args.http_size, args.http_seconds, args.connections, Path(tmp), via_cli=args.via_cli
+            ):
                 raw = res.pop("raw")
                 print(f"HTTP {res}")
                 print(raw)

@@ -229,22 +229,23 @@ class QueryPlan:
     """
 
     rare: tuple[tuple[str, float], ...]
-    common: tuple[tuple[str, float], ...]
+    common: tuple[tuple[str, float], ...]  # rarest first
 
 
 def plan(
     segments: Sequence[Segment], weighted_terms: Mapping[str, float], *, n_docs: int, common_df: int
 ) -> QueryPlan:
-    rare: list[tuple[str, float]] = []
-    common: list[tuple[str, float]] = []
+    rare: list[tuple[str, int, float]] = []
+    common: list[tuple[str, int, float]] = []
     for term, weight in weighted_terms.items():
         df = sum(seg.df(term) for seg in segments)
         if not df:
             continue
         # Deltas add docs after the epoch's N was fixed: never let df exceed N (negative idf).
         coef = idf(max(n_docs, df), df) * weight
-        (common if df > common_df else rare).append((term, coef))
-    return QueryPlan(tuple(rare), tuple(common))
+        (common if df > common_df else rare).append((term, df, coef))
+    common.sort(key=lambda t: t[1])  # rarest first: the order in which they may join the gathering
+    return QueryPlan(tuple((t, c) for t, _, c in rare), tuple((t, c) for t, _, c in common))
 
 
 def score_all(segments: Sequence[Segment], terms: Sequence[tuple[str, float]], n: int) -> FloatArray:

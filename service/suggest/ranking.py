@@ -4,8 +4,8 @@
    of the text (one jieba pass through the search analyzer: bigrams + words; the digits of quantities and
    deadlines blanked, since values are not names), synonyms of its words at a lower weight, and — lower
    still — the words of the sector and department when the user names known ones (project tables reuse
-   them). Rare terms find the candidates; common terms (in more than 5 % of a large catalogue) are scored
-   for the candidates only (``index.plan``). Text relevance is scaled to [0, 1] by the best candidate.
+   them). Rare terms find the candidates; common terms (in more than 2 % of a large catalogue) are scored
+   for the best candidates only (``index.plan``), unless the rare ones find too few. Text relevance is scaled to [0, 1] by the best candidate.
 2. **Context.** Structured signals are strong evidence: the indicator belongs to the user's department (a
    project's table is written by its department), to the sector, to the sector's family (教育 for
    教育(学生资助)), has the requested kind, or a ``SignalProvider`` links it to the department (duties,
@@ -76,7 +76,7 @@ class Weights:
     pool: int = 30
     group_docs: int = 300  # members taken from a context group that the text does not match
     text_pool: int = 2000  # best rare-term matches that compete for the candidates
-    common_df_share: float = 0.05  # a term in more than this share of docs is "common" (see index.plan)
+    common_df_share: float = 0.02  # a term in more than this share of docs is "common" (see index.plan)
     common_df_min: int = 1000
 
 
@@ -326,6 +326,13 @@ class Ranker:
         # externally linked docs form a bounded universe; context and feedback are scored there.
         dense = score_all(snap.segments, qp.rare, snap.n)
         matched = np.flatnonzero(dense)
+        common = list(qp.common)
+        while len(matched) < w.candidates and common:
+            # A text of common words only (群众满意度 in a large catalogue): let the rarest of them
+            # gather candidates too, one at a time, until there are enough.
+            dense += score_all(snap.segments, common[:1], snap.n)
+            common = common[1:]
+            matched = np.flatnonzero(dense)
         if snap.n_alive < snap.n:
             matched = matched[snap.alive[matched]]
         if len(matched) > w.text_pool:
@@ -352,7 +359,7 @@ class Ranker:
         # Phase 2, for the best candidates: the common terms (text relevance rescaled), the name
         # inside the text (fuzzy), and the quantities of the text that fit.
         sub = np.argsort(-pre, kind="stable")[: max(w.rerank, q.limit)]
-        raw = rare[keep][sub] + score_some(snap.segments, qp.common, cand[sub])
+        raw = rare[keep][sub] + score_some(snap.segments, common, cand[sub])
         text = raw / max(float(raw.max()), rare_top)
         names = [snap.names[i] for i in cand[sub].tolist()]
         fuzzy = process.cdist([text_c], names, scorer=fuzz.partial_ratio, workers=1)[0] / 100.0

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from service.domain import COMPARATOR_SYMBOLS, Comparator, Kind
 from service.search.text import Analyzer
 from service.suggest import repository as repo
-from service.suggest.catalogue import SuggestDoc, sector_root_of
+from service.suggest.catalogue import SuggestDoc
 from service.suggest.engine import SuggestEngine
 from service.suggest.extract import Extraction
 from service.suggest.ranking import Coverage, Signal, Suggestion, SuggestQuery, SuggestResult
@@ -36,34 +36,49 @@ from service.taxonomy.service import Refs
 
 def docs_from_rows(rows: Iterable[Any], refs: Refs) -> list[SuggestDoc]:
     """Engine documents for ``repo.doc_rows`` rows (levels, sector and department resolved by ``refs``)."""
+    levels = {cid: (node.level1, node.level2) for cid, node in refs.categories.items()}
+    sectors: dict[int, tuple[str | None, str | None, str | None]] = {}
+    for sid, sector in refs.sectors.items():
+        top = sector
+        while top.parent_id is not None and top.parent_id in refs.sectors:
+            top = refs.sectors[top.parent_id]
+        sectors[sid] = (sector.name, sector.code, top.name)
+    departments: dict[int, tuple[str | None, str | None]] = {
+        did: (d.name, d.code) for did, d in refs.departments.items()
+    }
+    no_sector: tuple[str | None, str | None, str | None] = (None, None, None)
+    no_department: tuple[str | None, str | None] = (None, None)
     docs = []
-    for r in rows:
-        node = refs.categories[r.category_id]
-        sector = refs.sectors.get(r.sector_id) if r.sector_id else None
-        root = sector
-        while root is not None and root.parent_id is not None and root.parent_id in refs.sectors:
-            root = refs.sectors[root.parent_id]
-        dept = refs.departments.get(r.department_id) if r.department_id else None
+    # Positional unpacking (``repo.DOC_COLUMNS`` order): attribute access per row costs a 100k rebuild ~1 s.
+    for (
+        _id, code, name, kind, status, category_id, sector_id, department_id, raw_level2, unit, comparator,
+        value, value_num, raw_value, keywords, definition,
+    ) in rows:  # fmt: skip
+        level1, level2 = levels[category_id]
+        sector_name, sector_code, root = sectors.get(sector_id, no_sector) if sector_id else no_sector
+        dept_name, dept_code = (
+            departments.get(department_id, no_department) if department_id else no_department
+        )
         docs.append(
             SuggestDoc(
-                code=r.code,
-                name=r.name,
-                kind=r.kind,
-                status=r.status,
-                level1=node.level1,
-                level2=node.level2,
-                raw_level2=r.raw_level2,
-                sector=sector.name if sector else None,
-                sector_code=sector.code if sector else None,
-                sector_root=root.name if root else sector_root_of(sector.name if sector else None),
-                department=dept.name if dept else None,
-                department_code=dept.code if dept else None,
-                unit=r.unit,
-                comparator=r.comparator,
-                value=r.value_num if r.value_num is not None else r.value,
-                raw_value=r.raw_value,
-                keywords=tuple(r.keywords or ()),
-                definition=r.definition or "",
+                code=code,
+                name=name,
+                kind=kind,
+                status=status,
+                level1=level1,
+                level2=level2,
+                raw_level2=raw_level2,
+                sector=sector_name,
+                sector_code=sector_code,
+                sector_root=root,
+                department=dept_name,
+                department_code=dept_code,
+                unit=unit,
+                comparator=comparator,
+                value=value_num if value_num is not None else value,
+                raw_value=raw_value,
+                keywords=tuple(keywords or ()),
+                definition=definition or "",
             )
         )
     return docs

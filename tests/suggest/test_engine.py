@@ -12,7 +12,7 @@ from service.suggest import catalogue
 from service.suggest.catalogue import SuggestDoc
 from service.suggest.dimensions import Dimension
 from service.suggest.engine import SuggestEngine
-from service.suggest.ranking import Signal, SuggestQuery
+from service.suggest.ranking import Signal, SuggestQuery, Weights
 from tests.suggest.factories import doc, road_catalogue
 
 EXAMPLE = "新建或改造道路,共29个项目,规划里程169千米,群众出行满意度不低于90%"
@@ -64,6 +64,16 @@ class TestRanking:
         )
         assert res.items[0].doc.code == "W2"
         assert "部门职责:水利工程管理" in res.items[0].reasons
+
+    def test_common_words_alone_still_find_candidates(self, analyzer: Analyzer) -> None:
+        # Every term counts as "common" (as 满意度 does in a large catalogue): the rarest of them must
+        # still gather candidates, and the ranking must match the exact one.
+        everything_common = SuggestEngine(analyzer, weights=Weights(common_df_share=0.0, common_df_min=0))
+        everything_common.replace_all(road_catalogue(), version=1)
+        exact = SuggestEngine(analyzer)
+        exact.replace_all(road_catalogue(), version=1)
+        for text in ("群众出行满意度", EXAMPLE):
+            assert codes(everything_common, text, limit=3) == codes(exact, text, limit=3)
 
     def test_limit(self, engine: SuggestEngine) -> None:
         assert len(codes(engine, EXAMPLE, limit=3)) == 3
