@@ -17,7 +17,6 @@ copying postings, never re-analysing text.
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from service.search.text import Analyzer
+from service.search.text import Analyzer, idf
 
 Int32Array = NDArray[np.int32]
 Int64Array = NDArray[np.int64]
@@ -73,11 +72,6 @@ class Segment:
 
 def empty_segment() -> Segment:
     return Segment({}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
-
-
-def idf(n_docs: int, df: int) -> float:
-    """BM25 (Lucene) idf, always positive."""
-    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
 
 class SegmentBuilder:
