@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, select
 
 from bench.generate import generate_indicators
 from graph.embedded import EmbeddedGraphStore
@@ -56,11 +56,6 @@ from service.db import make_engine
 from service.models import utcnow
 
 FUNDS = ("一般公共预算", "政府性基金预算", "国有资本经营预算")
-# Covering indexes for the impact totals (not in service/models.py; measured separately).
-SUGGESTED_INDEXES = (
-    "CREATE INDEX bench_target_indicator_indicator_target ON target_indicator (indicator_id, target_id)",
-    "CREATE INDEX bench_indicator_basis_basis_indicator ON indicator_basis (legal_basis_id, indicator_id)",
-)
 BATCH = 20_000
 
 
@@ -326,12 +321,6 @@ def main(argv: list[str] | None = None) -> None:
             first = embedded.impact(3, limit=50)
             assert first == remote.impact(3, limit=50) == uncached.impact(3, limit=50), "backends disagree"
             assert first.total_indicators >= args.linked
-            with engine.begin() as conn:  # what the two suggested covering indexes would buy
-                for ddl in SUGGESTED_INDEXES:
-                    conn.execute(text(ddl))
-            for label, query, count in queries(embedded, roots, args.queries):
-                if label.startswith("impact"):
-                    rows.append(("embedded + suggested indexes", label, latencies(query, count)))
             uncached.close()
             remote.close()
         engine.dispose()

@@ -28,7 +28,8 @@ class AppState:
     graph: GraphRuntime
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: reading app state never blocks, and a sync dependency costs a thread-pool hop.
     state: AppState = request.app.state.catalog
     return state
 
@@ -37,12 +38,11 @@ def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Sess
     yield from session_scope(state.engine)
 
 
-def get_index(state: Annotated[AppState, Depends(get_state)]) -> SearchIndex:
+async def get_index(state: Annotated[AppState, Depends(get_state)]) -> SearchIndex:
     return state.index
 
 
 async def get_suggest(request: Request) -> SuggestEngine:
-    # async: reading app state never blocks, and a sync dependency costs a thread-pool hop.
     state: AppState = request.app.state.catalog
     return state.suggest
 

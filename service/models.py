@@ -103,7 +103,7 @@ class LegalBasisLink(SQLModel, table=True):
 
 
 class Indicator(SQLModel, table=True):
-    __table_args__ = (Index("ix_indicator_natural_key", "kind", "name"),)
+    __table_args__ = (Index("ix_indicator_kind_name", "kind", "name"),)
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
@@ -147,6 +147,8 @@ class IndicatorBasis(SQLModel, table=True):
     """Links an indicator to a legal basis, with the clause it rests on."""
 
     __tablename__ = "indicator_basis"
+    # Covering index: impact queries walk basis → indicators without touching the table.
+    __table_args__ = (Index("ix_indicator_basis_basis_indicator", "legal_basis_id", "indicator_id"),)
 
     indicator_id: int = Field(foreign_key="indicator.id", primary_key=True)
     legal_basis_id: int = Field(foreign_key="legal_basis.id", primary_key=True, index=True)
@@ -218,6 +220,8 @@ class TargetIndicator(SQLModel, table=True):
     """One row of a target's indicator table."""
 
     __tablename__ = "target_indicator"
+    # Covering index: impact queries go indicator → targets.
+    __table_args__ = (Index("ix_target_indicator_indicator_target", "indicator_id", "target_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     target_id: int = Field(foreign_key="target.id", index=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
+from sqlmodel import Session
 
-from service.deps import SessionDep, SuggestDep
+from service.deps import SessionDep, StateDep, SuggestDep
 from service.errors import problem_responses
 from service.suggest import service
 from service.suggest.schemas import SuggestBatchRequest, SuggestBatchResponse, SuggestRequest, SuggestResponse
@@ -25,13 +26,17 @@ def _json(model: BaseModel) -> Response:
     response_model=SuggestResponse,
     responses=problem_responses(422),
 )
-def suggest_indicators(body: SuggestRequest, session: SessionDep, engine: SuggestDep) -> Response:
+async def suggest_indicators(body: SuggestRequest, state: StateDep) -> Response:
     """Catalogue indicators for a target text: ranked, with reasons, proposed values and coverage.
 
     An unknown department or sector is not an error; it is just not used as a signal. Retired
     indicators are never suggested.
     """
-    return _json(service.suggest(session, engine, body))
+    # One suggestion is a few milliseconds of CPU with two small indexed reads: answering on the event
+    # loop saves the thread-pool hops of a sync route and session dependency (a third of the cost at load).
+    # The batch route below stays in the thread pool, since 100 texts would hold the loop too long.
+    with Session(state.engine) as session:  # read-only: nothing to commit
+        return _json(service.suggest(session, state.suggest, body))
 
 
 @router.post(
