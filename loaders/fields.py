@@ -73,6 +73,8 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "source",
     "notes",
     "status",
+    "effective_from",
+    "expires_on",
     "duties",
     "strategic_goals",
 )
@@ -121,6 +123,8 @@ _ALIASES_BY_FIELD: dict[str, tuple[str, ...]] = {
     "source": ("来源", "指标来源", "资料来源"),
     "notes": ("备注", "说明"),
     "status": ("状态", "指标状态"),
+    "effective_from": ("生效日期", "生效时间", "施行日期"),
+    "expires_on": ("失效日期", "废止日期", "到期日期"),
     "duties": ("部门职责", "职责", "职能"),
     "strategic_goals": ("战略目标", "部门战略目标"),
 }  # fmt: skip
@@ -210,6 +214,8 @@ CHINESE_EXPORT_COLUMNS: dict[str, str] = {
     "source": "来源",
     "notes": "备注",
     "status": "状态",
+    "effective_from": "生效日期",
+    "expires_on": "失效日期",
     "duties": "部门职责",
     "strategic_goals": "战略目标",
 }

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from service.bootstrap import prepare_database
+from service.changes.routes import router as changes_router
 from service.db import make_engine
 from service.deps import AppState
 from service.duties.routes import router as duties_router
@@ -29,6 +30,7 @@ from service.suggest.routes import router as suggest_router
 from service.suggest.service import build_engine
 from service.targets.routes import router as targets_router
 from service.taxonomy.routes import router as taxonomy_router
+from service.versions.routes import router as versions_router
 
 log = logging.getLogger("service")
 
@@ -79,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     routers = (
         health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,
-        targets_router, imports_router, knowledge_router, suggest_router,
+        targets_router, imports_router, knowledge_router, suggest_router, versions_router, changes_router,
     )  # fmt: skip
     for router in routers:
         app.include_router(router)

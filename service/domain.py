@@ -230,3 +230,14 @@ CATEGORY_TREE: dict[Framework, dict[str, list[str]]] = {
 }
 
 UNCLASSIFIED = "未归类"
+
+
+# Lifecycle moves (ISO 11179-style registration status). Retired is final; a superseded indicator
+# may still be retired. Any other move is refused with 409.
+LIFECYCLE: dict[IndicatorStatus, frozenset[str]] = {
+    IndicatorStatus.draft: frozenset({"proposed", "standard", "retired"}),
+    IndicatorStatus.proposed: frozenset({"draft", "standard", "retired"}),
+    IndicatorStatus.standard: frozenset({"superseded", "retired"}),
+    IndicatorStatus.superseded: frozenset({"retired"}),
+    IndicatorStatus.retired: frozenset(),
+}

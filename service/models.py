@@ -136,6 +136,10 @@ class Indicator(SQLModel, table=True):
     source: str | None = None
     notes: str | None = None
     status: str = Field(default="standard", max_length=16, index=True)
+    effective_from: date | None = None
+    expires_on: date | None = None
+    superseded_by: str | None = Field(default=None, max_length=64)
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # newest revision number
     natural_key: str = Field(max_length=64, index=True)
     version: int = 1
     change_seq: int = Field(default=0, index=True)
@@ -251,3 +255,135 @@ class GraphSyncState(SQLModel, table=True):
     backend: str = Field(primary_key=True, max_length=32)
     last_event_id: int = 0
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+# --- versions, releases, change sets and the change feed -------------------------------------------
+#
+# Revision rows are append-only: a write inserts a new revision and never updates or deletes one. The
+# ``indicator`` and ``legal_basis`` tables hold the newest state, derived from the newest revision.
+# A revision is valid from ``valid_from`` until the next revision's ``valid_from``; storing no
+# ``valid_to`` keeps history free of in-place updates.
+
+
+class IndicatorRevision(SQLModel, table=True):
+    __tablename__ = "indicator_revision"
+    __table_args__ = (
+        UniqueConstraint("indicator_id", "number", name="uq_indicator_revision_indicator_number"),
+        Index("ix_indicator_revision_indicator_valid", "indicator_id", "valid_from", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: int = Field(foreign_key="indicator.id")
+    code: str = Field(max_length=64, index=True)
+    number: int
+    change: str = Field(max_length=8)  # INITIAL | MAJOR | MINOR | PATCH | NONE
+    status: str = Field(max_length=16)
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str | None = None
+    author: str | None = Field(default=None, max_length=200)
+    change_set_id: int | None = Field(default=None, foreign_key="change_set.id", index=True)
+    valid_from: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    change_seq: int = 0
+
+
+class LegalBasisRevision(SQLModel, table=True):
+    __tablename__ = "legal_basis_revision"
+    __table_args__ = (
+        UniqueConstraint("legal_basis_id", "number", name="uq_legal_basis_revision_basis_number"),
+        Index("ix_legal_basis_revision_basis_valid", "legal_basis_id", "valid_from", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    legal_basis_id: int = Field(foreign_key="legal_basis.id")
+    number: int
+    status: str = Field(max_length=32)
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str | None = None
+    author: str | None = Field(default=None, max_length=200)
+    change_set_id: int | None = Field(default=None, foreign_key="change_set.id", index=True)
+    valid_from: datetime = Field(sa_type=DateTime(timezone=True))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Release(SQLModel, table=True):
+    """A named, frozen published set: the revision of every published indicator at release time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    effective_on: date
+    notes: str | None = None
+    author: str | None = Field(default=None, max_length=200)
+    indicator_count: int = 0
+    change_seq: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class ReleaseItem(SQLModel, table=True):
+    __tablename__ = "release_item"
+
+    release_id: int = Field(foreign_key="release.id", primary_key=True)
+    indicator_id: int = Field(foreign_key="indicator.id", primary_key=True)
+    revision_id: int = Field(foreign_key="indicator_revision.id")
+    number: int
+
+
+class ChangeSet(SQLModel, table=True):
+    """A reviewed bundle of indicator changes, opened by a policy change (or a proposal) and applied at once."""
+
+    __tablename__ = "change_set"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=500)
+    origin: str = Field(max_length=16)  # edition | repeal | manual | proposal
+    legal_basis_id: int | None = Field(default=None, foreign_key="legal_basis.id", index=True)
+    new_basis_id: int | None = Field(default=None, foreign_key="legal_basis.id")
+    effective_on: date | None = None
+    summary: str | None = None
+    status: str = Field(default="draft", max_length=16, index=True)  # draft | applied | discarded
+    targets: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    author: str | None = Field(default=None, max_length=200)
+    applied_by: str | None = Field(default=None, max_length=200)
+    applied_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class ChangeSetItem(SQLModel, table=True):
+    __tablename__ = "change_set_item"
+    __table_args__ = (UniqueConstraint("change_set_id", "indicator_id", name="uq_change_set_item_set_indicator"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_set_id: int = Field(foreign_key="change_set.id", index=True)
+    indicator_id: int = Field(foreign_key="indicator.id", index=True)
+    action: str = Field(max_length=16)  # rebase | revise_value | retire | no_change
+    proposed: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    decision: str = Field(default="pending", max_length=16)  # pending | accepted | rejected
+    note: str | None = None
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    base_revision: int = 0  # the indicator revision the item was proposed against
+    version: int = 1
+
+
+class ChangeEvent(SQLModel, table=True):
+    """The finance platform's change feed; ordered by ``(change_seq, id)``, which is commit order.
+
+    Every catalogue write bumps the single ``catalog_state`` row first, so writers serialise on that
+    row lock until commit and a later ``change_seq`` always commits later: a cursor never skips.
+    """
+
+    __tablename__ = "change_event"
+    __table_args__ = (Index("ix_change_event_seq_id", "change_seq", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36, unique=True)
+    change_seq: int
+    type: str = Field(max_length=32)
+    entity: str = Field(max_length=32)
+    key: str = Field(max_length=128)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

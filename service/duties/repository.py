@@ -108,17 +108,34 @@ def indicator_link_names(session: Session, indicator_id: int) -> tuple[list[str]
 
 def all_measure_names(session: Session) -> dict[int, tuple[list[str], list[str]]]:
     """indicator id → (duty names, goal names), for exports."""
+    return measure_names(session, None)
+
+
+# Above this many ids one scan of the link tables beats a long IN list (and SQLite's parameter limit).
+_IN_LIMIT = 2000
+
+
+def measure_names(session: Session, ids: Sequence[int] | None) -> dict[int, tuple[list[str], list[str]]]:
+    """indicator id → (duty names, goal names) for the given indicators (``None``: all)."""
     out: dict[int, tuple[list[str], list[str]]] = {}
-    for ind, name in session.execute(
+    duties = (
         select(col(IndicatorDuty.indicator_id), col(Duty.name))
         .join(Duty, col(Duty.id) == col(IndicatorDuty.duty_id))
         .order_by(col(Duty.id))
-    ):
-        out.setdefault(int(ind), ([], []))[0].append(name)
-    for ind, name in session.execute(
+    )
+    goals = (
         select(col(IndicatorGoal.indicator_id), col(StrategicGoal.name))
         .join(StrategicGoal, col(StrategicGoal.id) == col(IndicatorGoal.goal_id))
         .order_by(col(StrategicGoal.id))
-    ):
-        out.setdefault(int(ind), ([], []))[1].append(name)
+    )
+    if ids is not None and len(ids) <= _IN_LIMIT:
+        duties = duties.where(col(IndicatorDuty.indicator_id).in_(ids))
+        goals = goals.where(col(IndicatorGoal.indicator_id).in_(ids))
+    wanted = set(ids) if ids is not None else None
+    for ind, name in session.execute(duties):
+        if wanted is None or ind in wanted:
+            out.setdefault(int(ind), ([], []))[0].append(name)
+    for ind, name in session.execute(goals):
+        if wanted is None or ind in wanted:
+            out.setdefault(int(ind), ([], []))[1].append(name)
     return out

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col
 
 from loaders.readers import RawRecord
-from service.domain import COMPARATOR_SYMBOLS, Comparator, IndicatorStatus
+from service.domain import COMPARATOR_SYMBOLS, LIFECYCLE, Comparator, IndicatorStatus
 from service.duties.repository import all_measure_names, indicator_link_names
 from service.errors import FieldError, ValidationFailed
 from service.indicators import repository as repo
@@ -20,6 +20,7 @@ from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import BasisMatcher
 from service.models import Indicator, utcnow
 from service.taxonomy.service import Refs
+from service.versions.service import Provenance
 
 MAX_REPORTED_ERRORS = 1000
 
@@ -69,6 +70,8 @@ def import_records(
     *,
     dry_run: bool = False,
     default_status: IndicatorStatus = IndicatorStatus.standard,
+    reason: str | None = None,
+    author: str | None = None,
 ) -> ImportReport:
     """Validate every row first; write nothing unless all rows are valid.
 
@@ -133,6 +136,18 @@ def import_records(
             inserts.append((values, plan.basis_links))
             continue
         values["code"] = match.code
+        for dated in ("effective_from", "expires_on"):  # a file without date columns keeps the dates
+            if values[dated] is None:
+                values[dated] = getattr(match, dated)
+        if values["status"] != match.status and values["status"] not in LIFECYCLE[IndicatorStatus(match.status)]:
+            report.errors.append(
+                FieldError(
+                    field="status",
+                    row=row,
+                    message=f"{match.code} is {match.status}; it cannot move to {values['status']}",
+                )
+            )
+            continue
         old = _comparable(match._asdict())
         same_measures = not (plan.duties or plan.goals) or indicator_link_names(session, match.id) == (
             plan.duties,
@@ -163,7 +178,12 @@ def import_records(
     measured_ids = repo.ids_by_codes(session, [v["code"] for v, _ in measures])
     for values, plan in measures:
         write_measures(session, refs, measured_ids[values["code"]], plan)
-    announce(session, refs, [v["code"] for v, _ in inserts] + [u["code"] for u in updates])
+    announce(
+        session,
+        refs,
+        [v["code"] for v, _ in inserts] + [u["code"] for u in updates],
+        Provenance(reason=reason or "import", author=author),
+    )
     report.created, report.updated = len(inserts), len(updates)
     report.codes.extend(v["code"] for v, _ in inserts)
     report.codes.extend(u["code"] for u in updates)
@@ -232,6 +252,8 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
             "source": ind.source,
             "notes": ind.notes,
             "status": ind.status,
+            "effective_from": ind.effective_from.isoformat() if ind.effective_from else None,
+            "expires_on": ind.expires_on.isoformat() if ind.expires_on else None,
             "duties": measured.get(ind.id or 0, ([], []))[0],
             "strategic_goals": measured.get(ind.id or 0, ([], []))[1],
         }

@@ -19,6 +19,7 @@ CONTENT_COLUMNS: tuple[str, ...] = (
     "definition", "formula", "unit", "comparator", "value", "value_num", "raw_value", "value_basis",
     "value_basis_text", "scoring_rule", "data_source", "frequency", "budget_types", "keywords", "basis",
     "direction", "is_core", "horizon", "weight", "source", "notes", "status", "natural_key",
+    "effective_from", "expires_on",
 )  # fmt: skip
 
 
@@ -66,6 +67,18 @@ def get_many_by_codes(session: Session, codes: Sequence[str]) -> list[Indicator]
         return []
     rows = session.execute(select(Indicator).where(col(Indicator.code).in_(codes))).scalars()
     return list(rows)
+
+
+def get_many_by_ids(session: Session, ids: Sequence[int]) -> list[Indicator]:
+    """Indicators by id, in the order given."""
+    found: dict[int, Indicator] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = list(ids[start : start + 5000])
+        # populate_existing: the caller may hold these rows from before a Core UPDATE in this transaction.
+        stmt = select(Indicator).where(col(Indicator.id).in_(chunk)).execution_options(populate_existing=True)
+        for ind in session.execute(stmt).scalars():
+            found[ind.id or 0] = ind
+    return [found[i] for i in ids if i in found]
 
 
 def count_all(session: Session) -> int:

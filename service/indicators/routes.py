@@ -10,6 +10,7 @@ from service.deps import IndexDep, SessionDep
 from service.errors import problem_responses
 from service.indicators import service
 from service.indicators.schemas import IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
+from service.versions import service as versions
 
 router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
 
@@ -40,11 +41,24 @@ def list_indicators(
     return service.search(session, index, params)
 
 
+AsOfParam = Annotated[
+    str | None, Query(max_length=10, description="YYYY-MM-DD: the catalogue as it stood at the end of that day")
+]
+ReleaseParam = Annotated[str | None, Query(max_length=64, description="name of a published release, e.g. 2026.1")]
+
+
 @router.get(
-    "/{code}", operation_id="getIndicator", response_model=IndicatorOut, responses=problem_responses(404)
+    "/{code}", operation_id="getIndicator", response_model=IndicatorOut, responses=problem_responses(404, 422)
 )
-def get_indicator(code: str, session: SessionDep, response: Response) -> IndicatorOut:
-    """One indicator with its legal bases and clauses; the ETag guards later edits."""
+def get_indicator(
+    code: str, session: SessionDep, response: Response, as_of: AsOfParam = None, release: ReleaseParam = None
+) -> IndicatorOut:
+    """One indicator with its legal bases and clauses; the ETag guards later edits.
+
+    With ``as_of`` or ``release`` the answer is the revision in force then (no ETag: history is read-only).
+    """
+    if as_of is not None or release is not None:
+        return versions.indicator_at(session, code, as_of=versions.parse_as_of(as_of), release=release)
     out, tag = service.get_indicator(session, code)
     response.headers["ETag"] = tag
     return out

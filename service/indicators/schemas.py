@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -60,6 +60,21 @@ def _alias(table: dict[str, Any]) -> Any:
         return table.get(v, v)
 
     return convert
+
+
+_CN_DATE = re.compile(r"^(\d{4})\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?$")
+
+
+def _date(v: Any) -> Any:
+    """Dates as tables write them: 2023-04-01, 2023/4/1, 2023年4月1日 (a datetime keeps its date)."""
+    v = _text(v)
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, str):
+        m = _CN_DATE.match(v)
+        if m:
+            return f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}"
+    return v
 
 
 def _listify(v: Any) -> Any:
@@ -144,6 +159,12 @@ class IndicatorDraft(BaseModel):
     source: Text = Field(default=None, max_length=2_000)
     notes: Text = Field(default=None, max_length=10_000)
     status: Annotated[IndicatorStatus | None, BeforeValidator(_alias(STATUS_ALIASES))] = None
+    effective_from: Annotated[date | None, BeforeValidator(_date)] = Field(
+        default=None, description="date the indicator is in force from (生效日期)"
+    )
+    expires_on: Annotated[date | None, BeforeValidator(_date)] = Field(
+        default=None, description="date it stops being in force (失效日期)"
+    )
     duties: StrList = Field(default_factory=list)
     strategic_goals: StrList = Field(default_factory=list)
 
@@ -186,6 +207,8 @@ class IndicatorDraft(BaseModel):
             raise ValueError(
                 f"value 「{self.value}」 is not a number, but comparator is {self.comparator.value}"
             )
+        if self.effective_from and self.expires_on and self.expires_on < self.effective_from:
+            raise ValueError("expires_on is before effective_from")
         if self.direction is None and self.comparator is not None:
             if self.comparator in (Comparator.ge, Comparator.gt, Comparator.eq):
                 self.direction = Direction.positive
@@ -226,9 +249,15 @@ class IndicatorPatch(BaseModel):
     weight: float | None = None
     source: str | None = None
     notes: str | None = None
-    status: str | None = None
+    status: str | None = Field(
+        default=None, description="lifecycle move (draft → proposed → standard → superseded | retired); 409 if invalid"
+    )
+    superseded_by: str | None = Field(default=None, description="code of the replacing indicator (with status superseded)")
+    effective_from: date | None = None
+    expires_on: date | None = None
     duties: list[str] | str | None = None
     strategic_goals: list[str] | str | None = None
+    reason: str | None = Field(default=None, max_length=2_000, description="why; kept on the revision")
 
 
 class BasisRef(BaseModel):
@@ -271,6 +300,8 @@ class IndicatorOut(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     basis: str | None = None
     legal_bases: list[BasisRef] = Field(default_factory=list)
+    duties: list[str] = Field(default_factory=list)
+    strategic_goals: list[str] = Field(default_factory=list)
     direction: Direction | None = None
     is_core: bool = False
     horizon: Horizon = Horizon.annual
@@ -278,7 +309,13 @@ class IndicatorOut(BaseModel):
     source: str | None = None
     notes: str | None = None
     status: IndicatorStatus
-    version: int
+    effective_from: date | None = None
+    expires_on: date | None = None
+    superseded_by: str | None = Field(default=None, description="code of the indicator that replaces this one")
+    version: int = Field(description="optimistic-lock counter; the ETag")
+    revision: int = Field(default=0, description="number of the revision shown (see /history)")
+    valid_from: datetime | None = Field(default=None, description="set on reads with ?as_of= or ?release=")
+    valid_to: datetime | None = Field(default=None, description="when the next revision took over, if it has")
     created_at: datetime
     updated_at: datetime
 

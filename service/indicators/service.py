@@ -15,13 +15,14 @@ from loaders.levels import LevelMapping, map_levels
 from service.domain import COMPARATOR_SYMBOLS, Comparator, IndicatorStatus, Kind
 from service.errors import FieldError, NotFound, PreconditionFailed, PreconditionRequired, ValidationFailed
 from service.indicators import repository as repo
-from service.indicators.schemas import BasisRef, IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
+from service.indicators.schemas import IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
 from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import BasisMatcher
 from service.models import Indicator, utcnow
 from service.outbox.service import Entity, record
 from service.search.index import IndexDoc, SearchIndex
 from service.taxonomy.service import Refs
+from service.versions.service import Provenance, check_transition, record_indicators
 
 KIND_PREFIX: dict[Kind, str] = {
     Kind.common: "GX",
@@ -95,6 +96,8 @@ def resolve(
         "source": draft.source,
         "notes": draft.notes,
         "status": (draft.status or default_status).value,
+        "effective_from": draft.effective_from,
+        "expires_on": draft.expires_on,
     }
     # The levels as written (not as mapped) belong to the key: one source table may list the
     # same name under two headings, and both rows are kept.
@@ -157,71 +160,99 @@ def assign_codes(session: Session, plans: Sequence[dict[str, Any]], refs: Refs, 
 
 
 # --- reads ---------------------------------------------------------------------
-def views(session: Session, indicators: Sequence[Indicator], refs: Refs | None = None) -> list[IndicatorOut]:
+def snapshots(session: Session, indicators: Sequence[Indicator], refs: Refs | None = None) -> list[dict[str, Any]]:
+    """What each indicator says, as JSON-ready dicts: the body of a revision and of every read.
+
+    Volatile bookkeeping (version, revision, timestamps) is left out, so two snapshots are equal
+    exactly when the indicator's content is.
+    """
+    from service.duties.repository import measure_names
+
     refs = refs or Refs(session)
-    links = repo.basis_links(session, [i.id for i in indicators if i.id is not None])
+    ids = [i.id for i in indicators if i.id is not None]
+    links = repo.basis_links(session, ids)
+    measured = measure_names(session, ids)
     out = []
     for ind in indicators:
         assert ind.id is not None
         node = refs.categories[ind.category_id]
         sector = refs.sectors.get(ind.sector_id) if ind.sector_id else None
         dept = refs.departments.get(ind.department_id) if ind.department_id else None
-        comparator = Comparator(ind.comparator) if ind.comparator else None
+        duties, goals = measured.get(ind.id, ([], []))
         out.append(
-            IndicatorOut(
-                code=ind.code,
-                name=ind.name,
-                kind=Kind(ind.kind),
-                framework=node.framework,
-                category_id=node.id,
-                level1=node.level1,
-                level2=node.level2,
-                raw_level1=ind.raw_level1,
-                raw_level2=ind.raw_level2,
-                sector=sector.name if sector else None,
-                sector_code=sector.code if sector else None,
-                department=dept.name if dept else None,
-                department_code=dept.code if dept else None,
-                definition=ind.definition,
-                formula=ind.formula,
-                unit=ind.unit,
-                comparator=comparator,
-                comparator_symbol=COMPARATOR_SYMBOLS[comparator] if comparator else None,
-                value=ind.value_num if ind.value_num is not None else ind.value,
-                raw_value=ind.raw_value,
-                value_basis=ind.value_basis,
-                value_basis_text=ind.value_basis_text,
-                scoring_rule=ind.scoring_rule,
-                data_source=ind.data_source,
-                frequency=ind.frequency,
-                budget_types=list(ind.budget_types or []),
-                keywords=list(ind.keywords or []),
-                basis=ind.basis,
-                legal_bases=[
-                    BasisRef(
-                        id=b.id or 0,
-                        doc_no=b.doc_no,
-                        title=b.title,
-                        kind=b.kind,
-                        status=b.status,
-                        clause=link.clause,
-                        note=link.note,
-                    )
+            {
+                "code": ind.code,
+                "name": ind.name,
+                "kind": ind.kind,
+                "framework": node.framework,
+                "category_id": node.id,
+                "level1": node.level1,
+                "level2": node.level2,
+                "raw_level1": ind.raw_level1,
+                "raw_level2": ind.raw_level2,
+                "sector": sector.name if sector else None,
+                "sector_code": sector.code if sector else None,
+                "department": dept.name if dept else None,
+                "department_code": dept.code if dept else None,
+                "definition": ind.definition,
+                "formula": ind.formula,
+                "unit": ind.unit,
+                "comparator": ind.comparator,
+                "comparator_symbol": COMPARATOR_SYMBOLS[Comparator(ind.comparator)] if ind.comparator else None,
+                "value": ind.value_num if ind.value_num is not None else ind.value,
+                "raw_value": ind.raw_value,
+                "value_basis": ind.value_basis,
+                "value_basis_text": ind.value_basis_text,
+                "scoring_rule": ind.scoring_rule,
+                "data_source": ind.data_source,
+                "frequency": ind.frequency,
+                "budget_types": list(ind.budget_types or []),
+                "keywords": list(ind.keywords or []),
+                "basis": ind.basis,
+                "legal_bases": [
+                    {
+                        "id": b.id or 0,
+                        "doc_no": b.doc_no,
+                        "title": b.title,
+                        "kind": b.kind,
+                        "status": b.status,
+                        "clause": link.clause,
+                        "note": link.note,
+                    }
                     for link, b in links.get(ind.id, [])
                 ],
-                direction=ind.direction,
-                is_core=ind.is_core,
-                horizon=ind.horizon,
-                weight=ind.weight,
-                source=ind.source,
-                notes=ind.notes,
-                status=IndicatorStatus(ind.status),
-                version=ind.version,
-                created_at=ind.created_at,
-                updated_at=ind.updated_at,
-            )
+                "duties": list(duties),
+                "strategic_goals": list(goals),
+                "direction": ind.direction,
+                "is_core": ind.is_core,
+                "horizon": ind.horizon,
+                "weight": ind.weight,
+                "source": ind.source,
+                "notes": ind.notes,
+                "status": ind.status,
+                "effective_from": ind.effective_from.isoformat() if ind.effective_from else None,
+                "expires_on": ind.expires_on.isoformat() if ind.expires_on else None,
+                "superseded_by": ind.superseded_by,
+            }
         )
     return out
+
+
+def view_of(snapshot: dict[str, Any], ind: Indicator) -> IndicatorOut:
+    """The API shape of a snapshot, with the live row's bookkeeping."""
+    return IndicatorOut.model_validate(
+        {
+            **snapshot,
+            "version": ind.version,
+            "revision": ind.revision,
+            "created_at": ind.created_at,
+            "updated_at": ind.updated_at,
+        }
+    )
+
+
+def views(session: Session, indicators: Sequence[Indicator], refs: Refs | None = None) -> list[IndicatorOut]:
+    return [view_of(snap, ind) for snap, ind in zip(snapshots(session, indicators, refs), indicators, strict=True)]
 
 
 def require(session: Session, code: str) -> Indicator:
@@ -241,7 +272,9 @@ def _matcher(session: Session) -> BasisMatcher:
     return BasisMatcher.build(basis_repo.all_bases(session))
 
 
-def create_indicator(session: Session, draft: IndicatorDraft) -> tuple[IndicatorOut, str]:
+def create_indicator(
+    session: Session, draft: IndicatorDraft, prov: Provenance | None = None
+) -> tuple[IndicatorOut, str]:
     """Create one indicator (status draft unless given); 409 when the code exists."""
     from service.errors import Conflict
 
@@ -263,7 +296,7 @@ def create_indicator(session: Session, draft: IndicatorDraft) -> tuple[Indicator
     if plan.basis_links:
         repo.replace_basis_links(session, {ind.id: plan.basis_links})
     write_measures(session, refs, ind.id, plan)
-    announce(session, refs, [ind.code])
+    announce(session, refs, [ind.code], prov or Provenance(reason="created"))
     session.expire_all()
     ind = require(session, plan.values["code"])
     return views(session, [ind], refs)[0], etag(ind)
@@ -282,13 +315,15 @@ def write_measures(session: Session, refs: Refs, indicator_id: int, plan: RowPla
     record(session, Entity.goal, new_goals)
 
 
-def announce(session: Session, refs: Refs, codes: Sequence[str]) -> None:
-    """Tell the graph outbox which indicators (and newly created sectors/departments) changed."""
+def announce(session: Session, refs: Refs, codes: Sequence[str], prov: Provenance) -> None:
+    """Record revisions of the changed indicators and tell the graph outbox (and the change feed)."""
     record(session, Entity.sector, refs.new_sector_codes)
     record(session, Entity.department, refs.new_department_codes)
     refs.new_sector_codes.clear()
     refs.new_department_codes.clear()
     record(session, Entity.indicator, codes)
+    ids = repo.ids_by_codes(session, codes)
+    record_indicators(session, [ids[c] for c in codes if c in ids], prov, refs)
 
 
 def draft_of(ind: Indicator, refs: Refs, *, basis_clause: str | None) -> dict[str, Any]:
@@ -324,6 +359,8 @@ def draft_of(ind: Indicator, refs: Refs, *, basis_clause: str | None) -> dict[st
         "source": ind.source,
         "notes": ind.notes,
         "status": ind.status,
+        "effective_from": ind.effective_from,
+        "expires_on": ind.expires_on,
     }
 
 
@@ -341,18 +378,39 @@ def check_if_match(ind: Indicator, if_match: str | None, *, required: bool) -> N
 
 
 def patch_indicator(
-    session: Session, code: str, patch: IndicatorPatch, *, if_match: str | None
+    session: Session, code: str, patch: IndicatorPatch, *, if_match: str | None, author: str | None = None
 ) -> tuple[IndicatorOut, str]:
     """Apply a partial change guarded by If-Match; a stale ETag is refused with 412, nothing is overwritten."""
     ind = require(session, code)
     check_if_match(ind, if_match, required=True)
+    changes = patch.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", None)
+    ind = revise(session, ind, changes, Provenance(reason=reason, author=author))
+    return views(session, [ind])[0], etag(ind)
+
+
+def revise(session: Session, ind: Indicator, changes: dict[str, Any], prov: Provenance) -> Indicator:
+    """Change fields of one indicator (compare-and-set on its version) and record the revision.
+
+    ``changes`` uses draft field names plus ``superseded_by``; a status change must be a lifecycle
+    move (409 otherwise), and ``superseded`` needs the code of an existing replacement.
+    """
+    assert ind.id is not None
     refs = Refs(session)
-    links = repo.basis_links(session, [ind.id or 0]).get(ind.id or 0, [])
+    links = repo.basis_links(session, [ind.id]).get(ind.id, [])
     current = draft_of(ind, refs, basis_clause=links[0][0].clause if links else None)
     from service.duties.repository import indicator_link_names
 
-    current["duties"], current["strategic_goals"] = indicator_link_names(session, ind.id or 0)
-    changes = patch.model_dump(exclude_unset=True)
+    current["duties"], current["strategic_goals"] = indicator_link_names(session, ind.id)
+    changes = dict(changes)
+    superseded_by = changes.pop("superseded_by", ind.superseded_by)
+    new_status = changes.get("status")
+    if new_status is not None:
+        new_status = _status_value(new_status)
+        check_transition(ind.code, ind.status, new_status)
+        changes["status"] = new_status
+    if (new_status or ind.status) == IndicatorStatus.superseded.value:
+        _check_successor(session, ind.code, superseded_by)
     if "value" in changes and "raw_value" not in changes:
         current["raw_value"] = None  # a new value replaces the old published text
     if ("level1" in changes) and "level2" not in changes:
@@ -364,27 +422,54 @@ def patch_indicator(
         raise ValidationFailed("The change is not valid", errors=errors_from(exc)) from exc
     plan = resolve(draft, refs, _matcher(session), default_status=IndicatorStatus(ind.status))
     plan.values.pop("code", None)
+    plan.values["superseded_by"] = superseded_by
     seq = repo.bump_change_seq(session)
-    assert ind.id is not None
     if not repo.update_if_version(
         session, ind.id, ind.version, {**plan.values, "change_seq": seq, "updated_at": utcnow()}
     ):
-        raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
+        raise PreconditionFailed(f"Indicator {ind.code} was changed by someone else meanwhile; reload it")
     if "basis" in changes or "basis_clause" in changes:
         repo.replace_basis_links(session, {ind.id: plan.basis_links})
     if "duties" in changes or "strategic_goals" in changes or "department" in changes:
         write_measures(session, refs, ind.id, plan)
-    announce(session, refs, [code])
+    announce(session, refs, [ind.code], prov)
     session.expire_all()
-    ind = require(session, code)
-    return views(session, [ind], refs)[0], etag(ind)
+    return require(session, ind.code)
 
 
-def retire_indicator(session: Session, code: str, *, if_match: str | None) -> tuple[IndicatorOut, str]:
+def _status_value(status: object) -> str:
+    from service.domain import STATUS_ALIASES
+
+    text = str(status).strip()
+    value = STATUS_ALIASES.get(text, text)
+    if value not in IndicatorStatus.__members__:
+        raise ValidationFailed(
+            "Unknown status", errors=[FieldError(field="status", message=f"not a lifecycle status: {text}")]
+        )
+    return str(value)
+
+
+def _check_successor(session: Session, code: str, successor: str | None) -> None:
+    if not successor:
+        raise ValidationFailed(
+            "A superseded indicator names the indicator that replaces it",
+            errors=[FieldError(field="superseded_by", message="required with status superseded")],
+        )
+    if successor == code or repo.get_by_code(session, successor) is None:
+        raise ValidationFailed(
+            "The replacing indicator does not exist",
+            errors=[FieldError(field="superseded_by", message=f"no other indicator has code {successor}")],
+        )
+
+
+def retire_indicator(
+    session: Session, code: str, *, if_match: str | None, prov: Provenance | None = None
+) -> tuple[IndicatorOut, str]:
     """DELETE never erases: the indicator is marked retired and stays readable by code."""
     ind = require(session, code)
     check_if_match(ind, if_match, required=False)
     if ind.status != IndicatorStatus.retired:
+        check_transition(code, ind.status, IndicatorStatus.retired.value)
         seq = repo.bump_change_seq(session)
         assert ind.id is not None
         if not repo.update_if_version(
@@ -394,7 +479,7 @@ def retire_indicator(session: Session, code: str, *, if_match: str | None) -> tu
             {"status": IndicatorStatus.retired.value, "change_seq": seq, "updated_at": utcnow()},
         ):
             raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
-        record(session, Entity.indicator, [code])
+        announce(session, Refs(session), [code], prov or Provenance(reason="retired"))
         session.expire_all()
         ind = require(session, code)
     return views(session, [ind])[0], etag(ind)

@@ -196,6 +196,9 @@ def create_basis(session: Session, data: LegalBasisIn) -> LegalBasisOut:
         repo.add_link(session, basis_id=basis.id, target_id=target, relation="amends")
     session.flush()
     record(session, Entity.legal_basis, [basis.id, *data.supersedes, *data.amends])
+    from service.versions.service import Provenance, record_bases
+
+    record_bases(session, [basis.id, *data.supersedes, *data.amends], Provenance(reason="recorded"))
     return get_basis(session, basis.id)
 
 

@@ -1,0 +1,159 @@
+"""SQL for revisions: append, read the newest, read history, find the revision valid at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlmodel import Session, col
+
+from service.models import Indicator, IndicatorRevision, LegalBasis, LegalBasisRevision, Release, ReleaseItem
+
+_CHUNK = 2000
+
+
+def insert_indicator_revisions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(IndicatorRevision), list(rows[start : start + 5000]))
+
+
+def set_indicator_heads(session: Session, heads: Sequence[tuple[int, int]]) -> None:
+    """Point each indicator (id, number) at its newest revision."""
+    if not heads:
+        return
+    table = Indicator.__table__  # type: ignore[attr-defined]
+    stmt = update(table).where(table.c.id == bindparam("_id")).values(revision=bindparam("_rev"))
+    session.connection().execute(stmt, [{"_id": i, "_rev": n} for i, n in heads])
+
+
+def head_indicator_revisions(session: Session, ids: Sequence[int]) -> dict[int, IndicatorRevision]:
+    """The newest revision of each indicator that has one."""
+    out: dict[int, IndicatorRevision] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        stmt = (
+            select(IndicatorRevision)
+            .join(Indicator, col(Indicator.id) == col(IndicatorRevision.indicator_id))
+            .where(col(IndicatorRevision.indicator_id).in_(chunk))
+            .where(col(IndicatorRevision.number) == col(Indicator.revision))
+        )
+        for rev in session.execute(stmt).scalars():
+            out[rev.indicator_id] = rev
+    return out
+
+
+def indicator_history(session: Session, indicator_id: int) -> list[IndicatorRevision]:
+    stmt = (
+        select(IndicatorRevision)
+        .where(col(IndicatorRevision.indicator_id) == indicator_id)
+        .order_by(col(IndicatorRevision.number))
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def indicator_revision(session: Session, indicator_id: int, number: int) -> IndicatorRevision | None:
+    stmt = select(IndicatorRevision).where(
+        col(IndicatorRevision.indicator_id) == indicator_id, col(IndicatorRevision.number) == number
+    )
+    return session.execute(stmt).scalars().first()
+
+
+def indicator_revision_at(session: Session, indicator_id: int, before: datetime) -> IndicatorRevision | None:
+    """The revision in force just before ``before`` (the newest one valid from earlier)."""
+    stmt = (
+        select(IndicatorRevision)
+        .where(
+            col(IndicatorRevision.indicator_id) == indicator_id, col(IndicatorRevision.valid_from) < before
+        )
+        .order_by(col(IndicatorRevision.valid_from).desc(), col(IndicatorRevision.number).desc())
+        .limit(1)
+    )
+    return session.execute(stmt).scalars().first()
+
+
+def revisions_at(
+    session: Session, before: datetime, ids: Sequence[int] | None = None
+) -> list[IndicatorRevision]:
+    """For every indicator (or the given ones), its revision in force just before ``before``."""
+    conditions = [col(IndicatorRevision.valid_from) < before]
+    if ids is not None:
+        conditions.append(col(IndicatorRevision.indicator_id).in_(list(ids)))
+    sub = (
+        select(col(IndicatorRevision.indicator_id).label("iid"), func.max(col(IndicatorRevision.number)).label("n"))
+        .where(*conditions)
+        .group_by(col(IndicatorRevision.indicator_id))
+        .subquery()
+    )
+    stmt = (
+        select(IndicatorRevision)
+        .join(
+            sub,
+            (col(IndicatorRevision.indicator_id) == sub.c.iid) & (col(IndicatorRevision.number) == sub.c.n),
+        )
+        .order_by(col(IndicatorRevision.code))
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def unrecorded_indicator_ids(session: Session) -> list[int]:
+    """Indicators written before revisions existed (revision 0)."""
+    return [
+        int(i)
+        for i in session.execute(select(col(Indicator.id)).where(col(Indicator.revision) == 0)).scalars()
+    ]
+
+
+# --- legal bases -----------------------------------------------------------------------------------
+
+
+def head_basis_revisions(session: Session, ids: Sequence[int]) -> dict[int, LegalBasisRevision]:
+    newest = (
+        select(
+            col(LegalBasisRevision.legal_basis_id).label("bid"),
+            func.max(col(LegalBasisRevision.number)).label("n"),
+        )
+        .where(col(LegalBasisRevision.legal_basis_id).in_(list(ids)))
+        .group_by(col(LegalBasisRevision.legal_basis_id))
+        .subquery()
+    )
+    stmt = select(LegalBasisRevision).join(
+        newest,
+        (col(LegalBasisRevision.legal_basis_id) == newest.c.bid)
+        & (col(LegalBasisRevision.number) == newest.c.n),
+    )
+    return {r.legal_basis_id: r for r in session.execute(stmt).scalars()}
+
+
+def insert_basis_revisions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(LegalBasisRevision), list(rows))
+
+
+def basis_history(session: Session, basis_id: int) -> list[LegalBasisRevision]:
+    stmt = (
+        select(LegalBasisRevision)
+        .where(col(LegalBasisRevision.legal_basis_id) == basis_id)
+        .order_by(col(LegalBasisRevision.number))
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def unrecorded_basis_ids(session: Session) -> list[int]:
+    recorded = select(col(LegalBasisRevision.legal_basis_id))
+    stmt = select(col(LegalBasis.id)).where(col(LegalBasis.id).not_in(recorded))
+    return [int(i) for i in session.execute(stmt).scalars()]
+
+
+def release_by_name(session: Session, name: str) -> Release | None:
+    return session.execute(select(Release).where(col(Release.name) == name)).scalars().first()
+
+
+def release_revision(session: Session, release_id: int, indicator_id: int) -> IndicatorRevision | None:
+    stmt = (
+        select(IndicatorRevision)
+        .join(ReleaseItem, col(ReleaseItem.revision_id) == col(IndicatorRevision.id))
+        .where(col(ReleaseItem.release_id) == release_id, col(ReleaseItem.indicator_id) == indicator_id)
+    )
+    return session.execute(stmt).scalars().first()

@@ -1,0 +1,52 @@
+"""HTTP routes for an indicator's history (thin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from service.deps import SessionDep
+from service.errors import problem_responses
+from service.versions import service
+from service.versions.schemas import HistoryOut, RevisionDiff, RevisionOut
+
+router = APIRouter(prefix="/v1/indicators", tags=["history"])
+
+
+@router.get(
+    "/{code}/history",
+    operation_id="getIndicatorHistory",
+    response_model=HistoryOut,
+    responses=problem_responses(404),
+)
+def get_history(code: str, session: SessionDep) -> HistoryOut:
+    """Every revision, oldest first: number, class, fields changed, reason, author, validity."""
+    return service.history(session, code)
+
+
+@router.get(
+    "/{code}/revisions/{number}",
+    operation_id="getIndicatorRevision",
+    response_model=RevisionOut,
+    responses=problem_responses(404),
+)
+def get_revision(code: str, number: Annotated[int, Path(ge=1)], session: SessionDep) -> RevisionOut:
+    """One revision with the full snapshot of the indicator at that point."""
+    return service.revision(session, code, number)
+
+
+@router.get(
+    "/{code}/diff",
+    operation_id="diffIndicatorRevisions",
+    response_model=RevisionDiff,
+    responses=problem_responses(404, 422),
+)
+def diff_revisions(
+    code: str,
+    session: SessionDep,
+    from_: Annotated[int, Query(alias="from", ge=1)],
+    to: Annotated[int, Query(ge=1)],
+) -> RevisionDiff:
+    """Field-level difference between two revisions, classified MAJOR / MINOR / PATCH."""
+    return service.diff(session, code, from_, to)

@@ -1,0 +1,374 @@
+"""Revisions of indicators and legal bases: recording, history, field diffs and reads as of a time.
+
+Every write goes through ``record_indicators`` / ``record_bases`` in the writer's transaction: the
+new state is snapshotted, compared with the newest revision, and — when something changed — a
+revision is appended (numbered, classified, dated, explained) and announced on the change feed.
+A revision is valid from its ``valid_from`` until the next one's; as-of reads pick the newest
+revision valid before the end of the asked day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session
+
+from service.changes.service import Event, EventType, emit
+from service.domain import LIFECYCLE, IndicatorStatus
+from service.errors import Conflict, FieldError, NotFound, ValidationFailed
+from service.indicators import repository as indicator_repo
+from service.indicators.schemas import IndicatorOut
+from service.models import Indicator, IndicatorRevision, LegalBasisRevision, Release, utcnow
+from service.taxonomy.service import Refs
+from service.versions import repository as repo
+from service.versions.schemas import FieldChange, HistoryOut, RevisionDiff, RevisionOut
+
+
+class ChangeClass(StrEnum):
+    initial = "INITIAL"
+    major = "MAJOR"  # meaning changed
+    minor = "MINOR"  # standard value, basis or lifecycle changed
+    patch = "PATCH"  # wording, keywords, notes
+
+
+MAJOR_FIELDS = frozenset({"definition", "formula", "unit", "comparator", "kind"})
+MINOR_FIELDS = frozenset(
+    {
+        "value", "raw_value", "value_basis", "value_basis_text", "legal_bases", "basis", "status",
+        "superseded_by", "effective_from", "expires_on", "level1", "level2", "scoring_rule", "direction",
+        "sector", "department", "duties", "strategic_goals", "horizon", "weight", "is_core",
+    }
+)  # fmt: skip
+# Derived from other fields: they change with them and are not listed on their own.
+DERIVED_FIELDS = frozenset(
+    {"comparator_symbol", "sector_code", "department_code", "framework", "category_id"}
+)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who changed what, why, in which change set, and from when it holds (default: now)."""
+
+    reason: str | None = None
+    author: str | None = None
+    change_set_id: int | None = None
+    valid_from: datetime | None = None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored here is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def end_of(day: date) -> datetime:
+    """As-of a date means at the end of that day: changes effective that day are included."""
+    return start_of(day + timedelta(days=1))
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = (set(old) | set(new)) - DERIVED_FIELDS
+    return sorted(k for k in keys if old.get(k) != new.get(k))
+
+
+def classify(fields: Sequence[str]) -> ChangeClass:
+    if any(f in MAJOR_FIELDS for f in fields):
+        return ChangeClass.major
+    if any(f in MINOR_FIELDS for f in fields):
+        return ChangeClass.minor
+    return ChangeClass.patch
+
+
+def check_transition(code: str, old: str, new: str) -> None:
+    """Lifecycle moves follow ``LIFECYCLE``; anything else is a 409."""
+    if old != new and new not in LIFECYCLE[IndicatorStatus(old)]:
+        allowed = ", ".join(sorted(LIFECYCLE[IndicatorStatus(old)])) or "none (final)"
+        raise Conflict(
+            f"Indicator {code} cannot move from {old} to {new}; from {old} it may move to: {allowed}",
+            extra={"from": old, "to": new},
+        )
+
+
+# --- recording ------------------------------------------------------------------------------------
+
+
+def _event(ind: Indicator, number: int, change: ChangeClass, fields: list[str], prov: Provenance) -> Event:
+    if number == 1:
+        kind = EventType.indicator_created
+    elif "status" in fields and ind.status == IndicatorStatus.retired:
+        kind = EventType.indicator_retired
+    else:
+        kind = EventType.indicator_revised
+    payload: dict[str, Any] = {"code": ind.code, "revision": number, "change": change.value, "fields": fields}
+    if prov.change_set_id is not None:
+        payload["change_set_id"] = prov.change_set_id
+    return Event(kind, "indicator", ind.code, payload)
+
+
+def record_indicators(
+    session: Session, ids: Sequence[int], prov: Provenance, refs: Refs | None = None
+) -> list[int]:
+    """Append a revision for each indicator whose content differs from its newest revision.
+
+    Returns the ids that got one. A change dated before the indicator's newest revision is refused
+    (409): history is a line, and a back-dated edit would silently rewrite what earlier reads showed.
+    """
+    refs = refs or Refs(session)
+    done: list[int] = []
+    for start in range(0, len(ids), 5000):  # bounded memory on a 100k import
+        done += _record_chunk(session, ids[start : start + 5000], prov, refs)
+    return done
+
+
+def _record_chunk(session: Session, ids: Sequence[int], prov: Provenance, refs: Refs) -> list[int]:
+    from service.indicators.service import snapshots
+
+    indicators = indicator_repo.get_many_by_ids(session, ids)
+    snaps = snapshots(session, indicators, refs)
+    heads = repo.head_indicator_revisions(session, [i.id for i in indicators if i.id is not None])
+    now = utcnow()
+    seq = indicator_repo.current_change_seq(session)
+    rows: list[dict[str, Any]] = []
+    events: list[Event] = []
+    touched: list[tuple[int, int]] = []
+    for ind, snap in zip(indicators, snaps, strict=True):
+        assert ind.id is not None
+        head = heads.get(ind.id)
+        valid_from = as_utc(prov.valid_from) if prov.valid_from else now
+        if head is None:
+            number, change, fields = 1, ChangeClass.initial, []
+            if prov.valid_from is None and ind.effective_from is not None:
+                valid_from = start_of(ind.effective_from)
+        else:
+            fields = changed_fields(head.snapshot, snap)
+            if not fields:
+                continue
+            if valid_from < as_utc(head.valid_from):
+                raise Conflict(
+                    f"Indicator {ind.code}: the change would take effect {valid_from.date()}, before its "
+                    f"revision {head.number} (in force from {as_utc(head.valid_from).date()}); date it later",
+                    extra={"code": ind.code, "revision": head.number},
+                )
+            number, change = head.number + 1, classify(fields)
+        rows.append(
+            {
+                "indicator_id": ind.id,
+                "code": ind.code,
+                "number": number,
+                "change": change.value,
+                "status": ind.status,
+                "fields": fields,
+                "snapshot": snap,
+                "reason": prov.reason,
+                "author": prov.author,
+                "change_set_id": prov.change_set_id,
+                "valid_from": valid_from,
+                "recorded_at": now,
+                "change_seq": seq,
+            }
+        )
+        touched.append((ind.id, number))
+        events.append(_event(ind, number, change, fields, prov))
+    repo.insert_indicator_revisions(session, rows)
+    repo.set_indicator_heads(session, touched)
+    emit(session, events)
+    return [i for i, _ in touched]
+
+
+def basis_snapshot(session: Session, basis_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    from service.legal_bases.service import get_basis
+
+    return {
+        bid: get_basis(session, bid).model_dump(mode="json", exclude={"indicator_count"}) for bid in basis_ids
+    }
+
+
+def record_bases(
+    session: Session, basis_ids: Sequence[int], prov: Provenance, *, event: EventType | None = None
+) -> None:
+    """Append a revision for each legal basis whose record or edition links changed."""
+    ids = sorted(set(basis_ids))
+    if not ids:
+        return
+    session.flush()
+    snaps = basis_snapshot(session, ids)
+    heads = repo.head_basis_revisions(session, ids)
+    now = utcnow()
+    rows, events = [], []
+    for bid in ids:
+        snap, head = snaps[bid], heads.get(bid)
+        fields = changed_fields(head.snapshot, snap) if head else []
+        if head is not None and not fields:
+            continue
+        valid_from = as_utc(prov.valid_from) if prov.valid_from else now
+        if head is None and prov.valid_from is None and snap.get("effective_on"):
+            valid_from = start_of(date.fromisoformat(snap["effective_on"]))
+        rows.append(
+            {
+                "legal_basis_id": bid,
+                "number": head.number + 1 if head else 1,
+                "status": snap["status"],
+                "fields": fields,
+                "snapshot": snap,
+                "reason": prov.reason,
+                "author": prov.author,
+                "change_set_id": prov.change_set_id,
+                "valid_from": valid_from,
+                "recorded_at": now,
+            }
+        )
+        kind = event or (EventType.legal_basis_created if head is None else None)
+        if kind is not None:
+            events.append(Event(kind, "legal_basis", str(bid), {"id": bid, "status": snap["status"]}))
+    repo.insert_basis_revisions(session, rows)
+    emit(session, events)
+
+
+def backfill(session: Session) -> int:
+    """First revisions for rows written before revisions existed (an upgraded database)."""
+    prov = Provenance(reason="history starts: recorded when versioning was introduced", author="system")
+    ids = repo.unrecorded_indicator_ids(session)
+    for start in range(0, len(ids), 5000):
+        record_indicators(session, ids[start : start + 5000], prov)
+    record_bases(session, repo.unrecorded_basis_ids(session), prov)
+    return len(ids)
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def _require(session: Session, code: str) -> Indicator:
+    ind = indicator_repo.get_by_code(session, code)
+    if ind is None:
+        raise NotFound(f"Indicator {code!r} does not exist")
+    return ind
+
+
+def _valid_to(revisions: Sequence[IndicatorRevision | LegalBasisRevision], i: int) -> datetime | None:
+    return as_utc(revisions[i + 1].valid_from) if i + 1 < len(revisions) else None
+
+
+def _revision_out(rev: IndicatorRevision, valid_to: datetime | None, *, with_snapshot: bool) -> RevisionOut:
+    return RevisionOut(
+        code=rev.code,
+        number=rev.number,
+        change=rev.change,
+        status=rev.status,
+        fields=list(rev.fields),
+        reason=rev.reason,
+        author=rev.author,
+        change_set_id=rev.change_set_id,
+        valid_from=as_utc(rev.valid_from),
+        valid_to=valid_to,
+        recorded_at=as_utc(rev.recorded_at),
+        snapshot=rev.snapshot if with_snapshot else None,
+    )
+
+
+def history(session: Session, code: str) -> HistoryOut:
+    ind = _require(session, code)
+    assert ind.id is not None
+    revs = repo.indicator_history(session, ind.id)
+    return HistoryOut(
+        code=code,
+        current=ind.revision,
+        revisions=[_revision_out(r, _valid_to(revs, i), with_snapshot=False) for i, r in enumerate(revs)],
+    )
+
+
+def revision(session: Session, code: str, number: int) -> RevisionOut:
+    ind = _require(session, code)
+    assert ind.id is not None
+    revs = repo.indicator_history(session, ind.id)
+    for i, r in enumerate(revs):
+        if r.number == number:
+            return _revision_out(r, _valid_to(revs, i), with_snapshot=True)
+    raise NotFound(f"Indicator {code} has no revision {number} (it has 1–{len(revs)})")
+
+
+def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
+    return [FieldChange(field=f, before=old.get(f), after=new.get(f)) for f in changed_fields(old, new)]
+
+
+def diff(session: Session, code: str, a: int, b: int) -> RevisionDiff:
+    """Field-level difference between two revisions of one indicator, classified."""
+    ind = _require(session, code)
+    assert ind.id is not None
+    ra, rb = repo.indicator_revision(session, ind.id, a), repo.indicator_revision(session, ind.id, b)
+    missing = [n for n, r in ((a, ra), (b, rb)) if r is None]
+    if ra is None or rb is None:
+        raise NotFound(f"Indicator {code} has no revision {missing[0]}")
+    changes = field_changes(ra.snapshot, rb.snapshot)
+    return RevisionDiff(
+        code=code,
+        from_revision=a,
+        to_revision=b,
+        change=classify([c.field for c in changes]).value if changes else None,
+        changes=changes,
+    )
+
+
+def parse_as_of(as_of: str | None) -> date | None:
+    if as_of is None:
+        return None
+    try:
+        return date.fromisoformat(as_of)
+    except ValueError as exc:
+        raise ValidationFailed(
+            "as_of must be a date (YYYY-MM-DD)",
+            errors=[FieldError(field="as_of", message=f"not a date: {as_of}")],
+        ) from exc
+
+
+def revision_as_of(session: Session, code: str, day: date) -> IndicatorRevision:
+    ind = _require(session, code)
+    assert ind.id is not None
+    rev = repo.indicator_revision_at(session, ind.id, end_of(day))
+    if rev is None:
+        raise NotFound(f"Indicator {code} did not exist yet on {day.isoformat()}")
+    return rev
+
+
+def require_release(session: Session, name: str) -> Release:
+    release = repo.release_by_name(session, name)
+    if release is None:
+        raise NotFound(f"Release {name!r} does not exist")
+    return release
+
+
+def historical_view(rev: IndicatorRevision, ind: Indicator, valid_to: datetime | None = None) -> IndicatorOut:
+    """An indicator as a past revision said it, marked with the revision's validity."""
+    return IndicatorOut.model_validate(
+        {
+            **rev.snapshot,
+            "version": ind.version,
+            "revision": rev.number,
+            "created_at": as_utc(ind.created_at),
+            "updated_at": as_utc(rev.recorded_at),
+            "valid_from": as_utc(rev.valid_from),
+            "valid_to": valid_to,
+        }
+    )
+
+
+def indicator_at(session: Session, code: str, *, as_of: date | None, release: str | None) -> IndicatorOut:
+    """One indicator as of the end of a day, or as frozen in a named release (404 if absent then)."""
+    ind = _require(session, code)
+    assert ind.id is not None
+    if release is not None:
+        rel = require_release(session, release)
+        rev = repo.release_revision(session, rel.id or 0, ind.id)
+        if rev is None:
+            raise NotFound(f"Indicator {code} is not in release {release}")
+    else:
+        assert as_of is not None
+        rev = revision_as_of(session, code, as_of)
+    later = repo.indicator_revision(session, ind.id, rev.number + 1)
+    return historical_view(rev, ind, as_utc(later.valid_from) if later else None)
