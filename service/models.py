@@ -288,6 +288,17 @@ class IndicatorRevision(SQLModel, table=True):
     change_seq: int = 0
 
 
+class IndicatorRevisionBasis(SQLModel, table=True):
+    """The legal-basis links a revision carried: lets as-of graph queries walk BASED_ON of the past."""
+
+    __tablename__ = "indicator_revision_basis"
+    __table_args__ = (Index("ix_indicator_revision_basis_basis_revision", "legal_basis_id", "revision_id"),)
+
+    revision_id: int = Field(foreign_key="indicator_revision.id", primary_key=True)
+    legal_basis_id: int = Field(foreign_key="legal_basis.id", primary_key=True)
+    clause: str | None = None
+
+
 class LegalBasisRevision(SQLModel, table=True):
     __tablename__ = "legal_basis_revision"
     __table_args__ = (

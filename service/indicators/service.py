@@ -22,7 +22,7 @@ from service.models import Indicator, utcnow
 from service.outbox.service import Entity, record
 from service.search.index import IndexDoc, SearchIndex
 from service.taxonomy.service import Refs
-from service.versions.service import Provenance, check_transition, record_indicators
+from service.versions.service import Provenance, as_utc, check_transition, record_indicators
 
 KIND_PREFIX: dict[Kind, str] = {
     Kind.common: "GX",
@@ -245,8 +245,8 @@ def view_of(snapshot: dict[str, Any], ind: Indicator) -> IndicatorOut:
             **snapshot,
             "version": ind.version,
             "revision": ind.revision,
-            "created_at": ind.created_at,
-            "updated_at": ind.updated_at,
+            "created_at": as_utc(ind.created_at),
+            "updated_at": as_utc(ind.updated_at),
         }
     )
 

@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
-from service.models import Indicator, IndicatorRevision, LegalBasis, LegalBasisRevision, Release, ReleaseItem
+from service.models import (
+    Indicator,
+    IndicatorRevision,
+    IndicatorRevisionBasis,
+    LegalBasis,
+    LegalBasisRevision,
+    Release,
+    ReleaseItem,
+)
 
 _CHUNK = 2000
 
@@ -17,6 +25,26 @@ _CHUNK = 2000
 def insert_indicator_revisions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 5000):
         session.execute(insert(IndicatorRevision), list(rows[start : start + 5000]))
+
+
+def revision_ids(session: Session, heads: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(indicator id, number) → revision id, for revisions just inserted."""
+    wanted = set(heads)
+    out: dict[tuple[int, int], int] = {}
+    ids = sorted({i for i, _ in heads})
+    for start in range(0, len(ids), _CHUNK):
+        stmt = select(
+            col(IndicatorRevision.id), col(IndicatorRevision.indicator_id), col(IndicatorRevision.number)
+        ).where(col(IndicatorRevision.indicator_id).in_(ids[start : start + _CHUNK]))
+        for rid, iid, number in session.execute(stmt):
+            if (iid, number) in wanted:
+                out[(iid, number)] = rid
+    return out
+
+
+def insert_revision_bases(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(IndicatorRevisionBasis), list(rows[start : start + 5000]))
 
 
 def set_indicator_heads(session: Session, heads: Sequence[tuple[int, int]]) -> None:
@@ -81,7 +109,10 @@ def revisions_at(
     if ids is not None:
         conditions.append(col(IndicatorRevision.indicator_id).in_(list(ids)))
     sub = (
-        select(col(IndicatorRevision.indicator_id).label("iid"), func.max(col(IndicatorRevision.number)).label("n"))
+        select(
+            col(IndicatorRevision.indicator_id).label("iid"),
+            func.max(col(IndicatorRevision.number)).label("n"),
+        )
         .where(*conditions)
         .group_by(col(IndicatorRevision.indicator_id))
         .subquery()

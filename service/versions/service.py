@@ -177,6 +177,20 @@ def _record_chunk(session: Session, ids: Sequence[int], prov: Provenance, refs: 
         touched.append((ind.id, number))
         events.append(_event(ind, number, change, fields, prov))
     repo.insert_indicator_revisions(session, rows)
+    rev_ids = repo.revision_ids(session, touched)
+    # The links each revision carried, as rows: as-of graph queries join on them.
+    repo.insert_revision_bases(
+        session,
+        [
+            {
+                "revision_id": rev_ids[(row["indicator_id"], row["number"])],
+                "legal_basis_id": b["id"],
+                "clause": b["clause"],
+            }
+            for row in rows
+            for b in row["snapshot"]["legal_bases"]
+        ],
+    )
     repo.set_indicator_heads(session, touched)
     emit(session, events)
     return [i for i, _ in touched]

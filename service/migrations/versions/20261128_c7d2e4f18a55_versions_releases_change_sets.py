@@ -139,6 +139,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_indicator_revision_valid_from"), ["valid_from"], unique=False)
 
     op.create_table(
+        "indicator_revision_basis",
+        sa.Column("revision_id", sa.Integer(), nullable=False),
+        sa.Column("legal_basis_id", sa.Integer(), nullable=False),
+        sa.Column("clause", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["legal_basis_id"],
+            ["legal_basis.id"],
+            name=op.f("fk_indicator_revision_basis_legal_basis_id_legal_basis"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["revision_id"],
+            ["indicator_revision.id"],
+            name=op.f("fk_indicator_revision_basis_revision_id_indicator_revision"),
+        ),
+        sa.PrimaryKeyConstraint("revision_id", "legal_basis_id", name=op.f("pk_indicator_revision_basis")),
+    )
+    with op.batch_alter_table("indicator_revision_basis", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_indicator_revision_basis_basis_revision", ["legal_basis_id", "revision_id"], unique=False
+        )
+
+    op.create_table(
         "legal_basis_revision",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("legal_basis_id", sa.Integer(), nullable=False),
@@ -212,6 +234,7 @@ def downgrade() -> None:
         batch_op.drop_column("effective_from")
 
     op.drop_table("release_item")
+    op.drop_table("indicator_revision_basis")
     with op.batch_alter_table("legal_basis_revision", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_legal_basis_revision_change_set_id"))
         batch_op.drop_index("ix_legal_basis_revision_basis_valid")
