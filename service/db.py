@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+# JSON columns (revision snapshots, keywords, feed payloads) go through orjson: a 100k import writes
+# 100k snapshots, and the standard library's encoder was a tenth of its time.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, **JSON_CODEC
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -31,7 +44,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, **JSON_CODEC)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -63,3 +76,43 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A Python value as SQLAlchemy's SQLite types would store it (JSON text, datetime text, …)."""
+    if isinstance(value, dict | list):
+        return _json_dumps(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, chunk: int = 5000) -> None:
+    """Insert many rows (all with the same keys) in the session's transaction.
+
+    On SQLite the rows go straight to the driver's ``executemany`` with values converted as
+    SQLAlchemy's types would store them — four times faster than Core's per-row bind processing,
+    which dominated 100k-row imports. Other databases take the Core path.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    columns = list(rows[0])
+    uniform = all(len(r) == len(columns) and all(c in r for c in columns) for r in rows)
+    if conn.dialect.name != "sqlite" or not uniform:  # Core applies column defaults to missing keys
+        for start in range(0, len(rows), chunk):
+            conn.execute(table.insert(), list(rows[start : start + chunk]))
+        return
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for start in range(0, len(rows), chunk):
+            cursor.executemany(
+                sql, [tuple(_sqlite_value(r[c]) for c in columns) for r in rows[start : start + chunk]]
+            )
+    finally:
+        cursor.close()

@@ -274,7 +274,7 @@ class IndicatorRevision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: int = Field(foreign_key="indicator.id")
-    code: str = Field(max_length=64, index=True)
+    code: str = Field(max_length=64)
     number: int
     change: str = Field(max_length=8)  # INITIAL | MAJOR | MINOR | PATCH | NONE
     status: str = Field(max_length=16)
@@ -283,7 +283,7 @@ class IndicatorRevision(SQLModel, table=True):
     reason: str | None = None
     author: str | None = Field(default=None, max_length=200)
     change_set_id: int | None = Field(default=None, foreign_key="change_set.id", index=True)
-    valid_from: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    valid_from: datetime = Field(sa_type=DateTime(timezone=True))
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     change_seq: int = 0
 
@@ -330,6 +330,9 @@ class Release(SQLModel, table=True):
     indicator_count: int = 0
     change_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    # Change counts against the previous release, taken once at publication: a release never changes,
+    # so listing releases need not diff them again.
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class ReleaseItem(SQLModel, table=True):

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlmodel import Session, col
 
+from service.db import bulk_insert
 from service.models import ChangeEvent
+
+EVENT = ChangeEvent.__table__  # type: ignore[attr-defined]  # Core insert: no ORM per-row cost
 
 
 def append(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(ChangeEvent), list(rows[start : start + 5000]))
+    bulk_insert(session, EVENT, rows)
 
 
 def after(session: Session, seq: int, event_id: int, limit: int) -> list[ChangeEvent]:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlmodel import Session, col
 
+from service.db import bulk_insert
 from service.models import CatalogState, CodeSequence, Indicator, IndicatorBasis, LegalBasis
 
 INDICATOR = Indicator.__table__  # type: ignore[attr-defined]
@@ -98,8 +99,7 @@ def content_rows(session: Session) -> list[Row[Any]]:
 
 
 def insert_indicators(session: Session, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(INDICATOR), rows[start : start + 5000])
+    bulk_insert(session, INDICATOR, rows)
 
 
 def update_indicators(session: Session, rows: list[dict[str, Any]]) -> None:

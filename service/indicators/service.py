@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col
 
 from loaders.levels import LevelMapping, map_levels
-from service.domain import COMPARATOR_SYMBOLS, Comparator, IndicatorStatus, Kind
+from service.domain import COMPARATOR_SYMBOLS, IndicatorStatus, Kind
 from service.errors import FieldError, NotFound, PreconditionFailed, PreconditionRequired, ValidationFailed
 from service.indicators import repository as repo
 from service.indicators.schemas import IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
@@ -160,6 +160,9 @@ def assign_codes(session: Session, plans: Sequence[dict[str, Any]], refs: Refs, 
 
 
 # --- reads ---------------------------------------------------------------------
+_SYMBOLS: dict[str, str] = {c.value: symbol for c, symbol in COMPARATOR_SYMBOLS.items()}
+
+
 def snapshots(session: Session, indicators: Sequence[Indicator], refs: Refs | None = None) -> list[dict[str, Any]]:
     """What each indicator says, as JSON-ready dicts: the body of a revision and of every read.
 
@@ -198,7 +201,7 @@ def snapshots(session: Session, indicators: Sequence[Indicator], refs: Refs | No
                 "formula": ind.formula,
                 "unit": ind.unit,
                 "comparator": ind.comparator,
-                "comparator_symbol": COMPARATOR_SYMBOLS[Comparator(ind.comparator)] if ind.comparator else None,
+                "comparator_symbol": _SYMBOLS.get(ind.comparator) if ind.comparator else None,
                 "value": ind.value_num if ind.value_num is not None else ind.value,
                 "raw_value": ind.raw_value,
                 "value_basis": ind.value_basis,

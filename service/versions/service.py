@@ -130,7 +130,7 @@ def record_indicators(
 def _record_chunk(session: Session, ids: Sequence[int], prov: Provenance, refs: Refs) -> list[int]:
     from service.indicators.service import snapshots
 
-    indicators = indicator_repo.get_many_by_ids(session, ids)
+    indicators = repo.indicator_rows(session, ids)
     snaps = snapshots(session, indicators, refs)
     heads = repo.head_indicator_revisions(session, [i.id for i in indicators if i.id is not None])
     now = utcnow()
@@ -165,7 +165,7 @@ def _record_chunk(session: Session, ids: Sequence[int], prov: Provenance, refs: 
                 "change": change.value,
                 "status": ind.status,
                 "fields": fields,
-                "snapshot": snap,
+                "snapshot": {k: v for k, v in snap.items() if v is not None},  # absent = None
                 "reason": prov.reason,
                 "author": prov.author,
                 "change_set_id": prov.change_set_id,
@@ -230,7 +230,7 @@ def record_bases(
                 "number": head.number + 1 if head else 1,
                 "status": snap["status"],
                 "fields": fields,
-                "snapshot": snap,
+                "snapshot": {k: v for k, v in snap.items() if v is not None},  # absent = None
                 "reason": prov.reason,
                 "author": prov.author,
                 "change_set_id": prov.change_set_id,

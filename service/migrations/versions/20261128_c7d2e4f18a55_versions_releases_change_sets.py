@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("indicator_count", sa.Integer(), nullable=False),
         sa.Column("change_seq", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_release")),
         sa.UniqueConstraint("name", name=op.f("uq_release_name")),
     )
@@ -132,11 +133,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_indicator_revision_change_set_id"), ["change_set_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_indicator_revision_code"), ["code"], unique=False)
         batch_op.create_index(
             "ix_indicator_revision_indicator_valid", ["indicator_id", "valid_from", "number"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_indicator_revision_valid_from"), ["valid_from"], unique=False)
 
     op.create_table(
         "indicator_revision_basis",
@@ -241,9 +240,7 @@ def downgrade() -> None:
 
     op.drop_table("legal_basis_revision")
     with op.batch_alter_table("indicator_revision", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_indicator_revision_valid_from"))
         batch_op.drop_index("ix_indicator_revision_indicator_valid")
-        batch_op.drop_index(batch_op.f("ix_indicator_revision_code"))
         batch_op.drop_index(batch_op.f("ix_indicator_revision_change_set_id"))
 
     op.drop_table("indicator_revision")
