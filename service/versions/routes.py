@@ -9,13 +9,13 @@ from fastapi import APIRouter, Path, Query
 from service.deps import SessionDep
 from service.errors import problem_responses
 from service.versions import service
-from service.versions.schemas import HistoryOut, RevisionDiff, RevisionOut
+from service.versions.schemas import BasisHistoryOut, HistoryOut, RevisionDiff, RevisionOut
 
-router = APIRouter(prefix="/v1/indicators", tags=["history"])
+router = APIRouter(prefix="/v1", tags=["history"])
 
 
 @router.get(
-    "/{code}/history",
+    "/indicators/{code}/history",
     operation_id="getIndicatorHistory",
     response_model=HistoryOut,
     responses=problem_responses(404),
@@ -26,7 +26,7 @@ def get_history(code: str, session: SessionDep) -> HistoryOut:
 
 
 @router.get(
-    "/{code}/revisions/{number}",
+    "/indicators/{code}/revisions/{number}",
     operation_id="getIndicatorRevision",
     response_model=RevisionOut,
     responses=problem_responses(404),
@@ -37,7 +37,7 @@ def get_revision(code: str, number: Annotated[int, Path(ge=1)], session: Session
 
 
 @router.get(
-    "/{code}/diff",
+    "/indicators/{code}/diff",
     operation_id="diffIndicatorRevisions",
     response_model=RevisionDiff,
     responses=problem_responses(404, 422),
@@ -50,3 +50,14 @@ def diff_revisions(
 ) -> RevisionDiff:
     """Field-level difference between two revisions, classified MAJOR / MINOR / PATCH."""
     return service.diff(session, code, from_, to)
+
+
+@router.get(
+    "/legal-bases/{basis_id}/history",
+    operation_id="getLegalBasisHistory",
+    response_model=BasisHistoryOut,
+    responses=problem_responses(404),
+)
+def get_basis_history(basis_id: int, session: SessionDep) -> BasisHistoryOut:
+    """Every revision of a legal basis: status changes (superseded, repealed), edition links, dates."""
+    return service.basis_history(session, basis_id)

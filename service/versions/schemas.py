@@ -45,3 +45,21 @@ class RevisionDiff(BaseModel):
     to_revision: int
     change: str | None = Field(description="classification of the difference; null when identical")
     changes: list[FieldChange]
+
+
+class BasisRevisionOut(BaseModel):
+    number: int
+    status: str
+    fields: list[str]
+    reason: str | None
+    author: str | None
+    change_set_id: int | None
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    snapshot: dict[str, Any]
+
+
+class BasisHistoryOut(BaseModel):
+    id: int
+    revisions: list[BasisRevisionOut]

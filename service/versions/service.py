@@ -25,7 +25,14 @@ from service.indicators.schemas import IndicatorOut
 from service.models import Indicator, IndicatorRevision, LegalBasisRevision, Release, utcnow
 from service.taxonomy.service import Refs
 from service.versions import repository as repo
-from service.versions.schemas import FieldChange, HistoryOut, RevisionDiff, RevisionOut
+from service.versions.schemas import (
+    BasisHistoryOut,
+    BasisRevisionOut,
+    FieldChange,
+    HistoryOut,
+    RevisionDiff,
+    RevisionOut,
+)
 
 
 class ChangeClass(StrEnum):
@@ -386,3 +393,28 @@ def indicator_at(session: Session, code: str, *, as_of: date | None, release: st
         rev = revision_as_of(session, code, as_of)
     later = repo.indicator_revision(session, ind.id, rev.number + 1)
     return historical_view(rev, ind, as_utc(later.valid_from) if later else None)
+
+
+def basis_history(session: Session, basis_id: int) -> BasisHistoryOut:
+    """Every revision of a legal basis (record fields and edition links), oldest first."""
+    revs = repo.basis_history(session, basis_id)
+    if not revs:
+        raise NotFound(f"Legal basis {basis_id} does not exist")
+    return BasisHistoryOut(
+        id=basis_id,
+        revisions=[
+            BasisRevisionOut(
+                number=r.number,
+                status=r.status,
+                fields=list(r.fields),
+                reason=r.reason,
+                author=r.author,
+                change_set_id=r.change_set_id,
+                valid_from=as_utc(r.valid_from),
+                valid_to=_valid_to(revs, i),
+                recorded_at=as_utc(r.recorded_at),
+                snapshot=r.snapshot,
+            )
+            for i, r in enumerate(revs)
+        ],
+    )

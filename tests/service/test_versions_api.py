@@ -188,3 +188,14 @@ def test_an_upgraded_database_gets_first_revisions_at_start(seeded_url: str) -> 
         assert first["number"] == 1
         assert first["reason"].startswith("history starts")
         assert client.get(f"/v1/indicators/{code}").json()["revision"] == 1
+
+
+def test_legal_basis_history_starts_at_its_effective_date(client: TestClient) -> None:
+    bases = client.get("/v1/legal-bases", params={"q": "5749"}).json()["items"]
+    dated = next(b for b in bases if b["effective_on"])
+    history = client.get(f"/v1/legal-bases/{dated['id']}/history").json()
+    first = history["revisions"][0]
+    assert first["number"] == 1
+    assert first["valid_from"].startswith(dated["effective_on"])
+    assert first["snapshot"]["doc_no"] == dated["doc_no"]
+    assert client.get("/v1/legal-bases/999999/history").status_code == 404
