@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -69,29 +69,51 @@ class BasisMatcher:
     """Finds the known documents that a free-text basis names (by number or title)."""
 
     patterns: tuple[tuple[str, int], ...]
+    by_number: frozenset[str] = frozenset()
+    title_of: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, bases: Iterable[LegalBasis]) -> BasisMatcher:
         keys: dict[str, int] = {}
-        for b in bases:
+        numbers: set[str] = set()
+        titles: dict[int, str] = {}
+        # Editions share a title: the one in force (then the newest) is what a bare title means.
+        ordered = sorted(
+            bases,
+            key=lambda b: (
+                b.status != BasisStatus.in_force,
+                -(b.effective_on or date.min).toordinal(),
+                -(b.id or 0),
+            ),
+        )
+        for b in ordered:
             assert b.id is not None
             doc_no = clean_doc_no(b.doc_no)
             # Document numbers are only usable when they look like one (文号 or a standard number).
             if re.search(r"〔\d{4}〕|\d+-\d{2,4}|令第?\d+号", doc_no):
-                keys.setdefault(normalize_text(doc_no), b.id)
+                key = normalize_text(doc_no)
+                keys.setdefault(key, b.id)
+                numbers.add(key)
             title = normalize_text(_ANNOTATION.sub("", b.title))
+            titles[b.id] = title
             if len(title) >= 6:
                 keys.setdefault(title, b.id)
         # Longest keys first so a title wins over a shorter one it contains.
-        return cls(tuple(sorted(keys.items(), key=lambda kv: -len(kv[0]))))
+        return cls(tuple(sorted(keys.items(), key=lambda kv: -len(kv[0]))), frozenset(numbers), titles)
 
     def match(self, text: str | None) -> list[int]:
         if not text:
             return []
         norm = normalize_text(text)
+        hits = [(key, basis_id) for key, basis_id in self.patterns if key in norm]
+        # A text naming an edition by number ("GB 5749-2006《生活饮用水卫生标准》") means that edition,
+        # not also the one in force that the bare title would pick.
+        named = {self.title_of.get(b) for k, b in hits if k in self.by_number}
         found: list[int] = []
-        for key, basis_id in self.patterns:
-            if key in norm and basis_id not in found:
+        for key, basis_id in hits:
+            if key not in self.by_number and key in named:
+                continue
+            if basis_id not in found:
                 found.append(basis_id)
         return found
 

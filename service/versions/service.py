@@ -368,6 +368,7 @@ def historical_view(rev: IndicatorRevision, ind: Indicator, valid_to: datetime |
     """An indicator as a past revision said it, marked with the revision's validity."""
     return IndicatorOut.model_validate(
         {
+            "level2": None,  # stored snapshots leave out empty fields; level2 is the one required of them
             **rev.snapshot,
             "version": ind.version,
             "revision": rev.number,

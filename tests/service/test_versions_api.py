@@ -199,3 +199,12 @@ def test_legal_basis_history_starts_at_its_effective_date(client: TestClient) ->
     assert first["valid_from"].startswith(dated["effective_on"])
     assert first["snapshot"]["doc_no"] == dated["doc_no"]
     assert client.get("/v1/legal-bases/999999/history").status_code == 404
+
+
+def test_as_of_read_of_an_indicator_without_level2(client: TestClient) -> None:
+    r = client.post("/v1/indicators", json={"name": "无二级的指标", "level1": "满意度指标"})
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    then = client.get(f"/v1/indicators/{code}", params={"as_of": _today()})
+    assert then.status_code == 200, then.text
+    assert then.json()["name"] == "无二级的指标"
