@@ -11,6 +11,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from service.bootstrap import prepare_database
+from service.change_sets.routes import router as change_sets_router
 from service.changes.routes import router as changes_router
 from service.db import make_engine
 from service.deps import AppState
@@ -23,6 +24,7 @@ from service.indicators.service import rebuild_index
 from service.knowledge.routes import router as knowledge_router
 from service.knowledge.runtime import GraphRuntime
 from service.legal_bases.routes import router as legal_bases_router
+from service.releases.routes import router as releases_router
 from service.search.index import SearchIndex
 from service.search.text import Analyzer, load_synonyms
 from service.settings import Settings
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,
         targets_router, imports_router, knowledge_router, suggest_router, versions_router, changes_router,
+        releases_router, change_sets_router,
     )  # fmt: skip
     for router in routers:
         app.include_router(router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from service.db import session_scope
 from service.knowledge.runtime import GraphRuntime
+from service.releases.service import PastIndexes
 from service.search.index import SearchIndex
 from service.settings import Settings
 from service.suggest.engine import SuggestEngine
@@ -26,6 +27,7 @@ class AppState:
     index: SearchIndex
     suggest: SuggestEngine
     graph: GraphRuntime
+    past_indexes: PastIndexes = field(default_factory=PastIndexes)  # search over releases / past days
 
 
 async def get_state(request: Request) -> AppState:
@@ -47,7 +49,13 @@ async def get_suggest(request: Request) -> SuggestEngine:
     return state.suggest
 
 
+async def get_past_indexes(request: Request) -> PastIndexes:
+    state: AppState = request.app.state.catalog
+    return state.past_indexes
+
+
 StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]
 IndexDep = Annotated[SearchIndex, Depends(get_index)]
 SuggestDep = Annotated[SuggestEngine, Depends(get_suggest)]
+PastIndexesDep = Annotated[PastIndexes, Depends(get_past_indexes)]

@@ -14,6 +14,8 @@ from loaders.writers import ExportProfile, write_csv, write_jsonl, write_xlsx
 from service.deps import SessionDep, StateDep
 from service.errors import PayloadTooLarge, ValidationFailed, problem_responses
 from service.imports import service
+from service.indicators.routes import AsOfParam, ReleaseParam
+from service.versions.service import parse_as_of
 
 router = APIRouter(prefix="/v1", tags=["import-export"])
 
@@ -96,22 +98,39 @@ _MEDIA = {
 }
 
 
-@router.get("/exports", operation_id="exportIndicators", response_class=Response)
+@router.get(
+    "/exports",
+    operation_id="exportIndicators",
+    response_class=Response,
+    responses=problem_responses(404, 422),
+)
 def export_indicators(
     session: SessionDep,
     format: ExportFormat = ExportFormat.jsonl,
     profile: ExportProfile = ExportProfile.canonical,
     include_retired: Annotated[bool, Query()] = True,
+    release: ReleaseParam = None,
+    as_of: AsOfParam = None,
 ) -> Response:
-    """The current catalogue as JSONL, CSV or XLSX; ``profile=platform`` uses the platform's column codes."""
-    rows = list(service.export_rows(session, include_retired=include_retired))
+    """The catalogue as JSONL, CSV or XLSX; ``profile=platform`` uses the platform's column codes.
+
+    Today's catalogue, or with ``release`` / ``as_of`` the one frozen in a release or in force at the end of a day.
+    """
+    if release is not None or as_of is not None:
+        day = parse_as_of(as_of)
+        rows = list(
+            service.export_rows_at(session, release=release, as_of=day, include_retired=include_retired)
+        )
+    else:
+        rows = list(service.export_rows(session, include_retired=include_retired))
     if format is ExportFormat.jsonl:
         body = b"".join(write_jsonl(rows))
     elif format is ExportFormat.csv:
         body = write_csv(rows, profile=profile)
     else:
         body = write_xlsx(rows, profile=profile)
-    filename = f"indicators-{date.today():%Y%m%d}-{profile.value}.{format.value}"
+    stamp = release or (as_of or "").replace("-", "") or f"{date.today():%Y%m%d}"
+    filename = f"indicators-{stamp}-{profile.value}.{format.value}"
     return Response(
         body, media_type=_MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -258,6 +259,60 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
             "strategic_goals": measured.get(ind.id or 0, ([], []))[1],
         }
         yield {k: v for k, v in row.items() if v not in (None, [], "")}
+
+
+def snapshot_row(snap: dict[str, Any]) -> dict[str, Any]:
+    """A revision snapshot in the fields and order of ``export_rows``, so a past export round-trips too."""
+    unclassified = snap.get("framework") == "unclassified"
+    clause = next((b["clause"] for b in snap.get("legal_bases") or () if b.get("clause")), None)
+    row: dict[str, Any] = {
+        "code": snap["code"],
+        "name": snap["name"],
+        "kind": snap["kind"],
+        "level1": snap.get("raw_level1") if unclassified else snap.get("level1"),
+        "level2": snap.get("raw_level2") if unclassified else snap.get("level2"),
+        "raw_level1": snap.get("raw_level1"),
+        "raw_level2": snap.get("raw_level2"),
+        "sector": snap.get("sector"),
+        "department": snap.get("department"),
+        "definition": snap.get("definition"),
+        "formula": snap.get("formula"),
+        "unit": snap.get("unit"),
+        "comparator": snap.get("comparator_symbol"),
+        "value": snap.get("value"),
+        "raw_value": snap.get("raw_value"),
+        "value_basis": snap.get("value_basis") or snap.get("value_basis_text"),
+        "scoring_rule": snap.get("scoring_rule"),
+        "data_source": snap.get("data_source"),
+        "frequency": snap.get("frequency"),
+        "budget_types": list(snap.get("budget_types") or []),
+        "keywords": list(snap.get("keywords") or []),
+        "basis": snap.get("basis"),
+        "basis_clause": clause,
+        "direction": snap.get("direction"),
+        "is_core": snap.get("is_core", False),
+        "horizon": snap.get("horizon"),
+        "weight": snap.get("weight"),
+        "source": snap.get("source"),
+        "notes": snap.get("notes"),
+        "status": snap.get("status"),
+        "effective_from": snap.get("effective_from"),
+        "expires_on": snap.get("expires_on"),
+        "duties": list(snap.get("duties") or []),
+        "strategic_goals": list(snap.get("strategic_goals") or []),
+    }
+    return {k: v for k, v in row.items() if v not in (None, [], "")}
+
+
+def export_rows_at(
+    session: Session, *, release: str | None, as_of: date | None, include_retired: bool = True
+) -> Iterator[dict[str, Any]]:
+    """The catalogue frozen in a release, or as it stood at the end of a day, as export rows."""
+    from service.releases.service import past_snapshots
+
+    for snap in past_snapshots(session, release=release, as_of=as_of):
+        if include_retired or snap.get("status") != IndicatorStatus.retired.value:
+            yield snapshot_row(snap)
 
 
 def run_import(

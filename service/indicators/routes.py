@@ -6,21 +6,30 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from service.deps import IndexDep, SessionDep
+from service.deps import IndexDep, PastIndexesDep, SessionDep
 from service.errors import problem_responses
 from service.indicators import service
 from service.indicators.schemas import IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
+from service.releases import service as releases
 from service.versions import service as versions
 
 router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
 
 ListParam = Annotated[list[str] | None, Query()]
+AsOfParam = Annotated[
+    str | None,
+    Query(max_length=10, description="YYYY-MM-DD: the catalogue as it stood at the end of that day"),
+]
+ReleaseParam = Annotated[
+    str | None, Query(max_length=64, description="name of a published release, e.g. 2026.1")
+]
 
 
 @router.get("", operation_id="listIndicators", response_model=IndicatorPage, responses=problem_responses(422))
 def list_indicators(
     session: SessionDep,
     index: IndexDep,
+    past_indexes: PastIndexesDep,
     q: Annotated[str | None, Query(max_length=200, description="Chinese full-text query")] = None,
     kind: ListParam = None,
     sector: ListParam = None,
@@ -32,19 +41,21 @@ def list_indicators(
     status_: Annotated[list[str] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    as_of: AsOfParam = None,
+    release: ReleaseParam = None,
 ) -> IndicatorPage:
-    """Search and browse: full text, filters, facet counts, cursor pagination."""
+    """Search and browse: full text, filters, facet counts, cursor pagination.
+
+    With ``as_of`` or ``release`` the search runs over the catalogue as it stood then.
+    """
     params = service.SearchParams(
         q=q, kind=kind, sector=sector, department=department, level1=level1, level2=level2,
         category=category, basis=basis, status=status_, limit=limit, cursor=cursor,
     )  # fmt: skip
+    if as_of is not None or release is not None:
+        day = versions.parse_as_of(as_of)
+        return releases.search_past(session, index, past_indexes, params, release=release, as_of=day)
     return service.search(session, index, params)
-
-
-AsOfParam = Annotated[
-    str | None, Query(max_length=10, description="YYYY-MM-DD: the catalogue as it stood at the end of that day")
-]
-ReleaseParam = Annotated[str | None, Query(max_length=64, description="name of a published release, e.g. 2026.1")]
 
 
 @router.get(

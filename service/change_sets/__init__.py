@@ -1,0 +1,1 @@
+"""Change sets: a policy change (new edition, repeal) turned into reviewed, atomically applied revisions."""
