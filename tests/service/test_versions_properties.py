@@ -1,4 +1,5 @@
-"""Property: any sequence of dated edits keeps every revision, and as-of reads equal a replay of history."""
+"""Property: any sequence of dated edits, releases and policy changes keeps every revision, and
+as-of and release reads equal a replay of history."""
 
 from __future__ import annotations
 
@@ -9,101 +10,160 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
+from graph.embedded import EmbeddedGraphStore
+from service.change_sets import service as change_sets
+from service.change_sets.schemas import EditionIn, SettleIn
 from service.db import make_engine
-from service.errors import Conflict
+from service.errors import Conflict, NotFound
 from service.indicators import service as indicators
+from service.models import IndicatorBasis, LegalBasis
+from service.releases import service as releases
+from service.releases.schemas import ReleaseDraft
 from service.versions import service as versions
 
-START = date(2022, 1, 1)
+START = date(2026, 1, 1)  # after every seed edition's effective date, so new editions may follow them
 WATCHED = ("name", "value", "raw_value", "unit", "keywords", "status")
 
-# One step: which of three indicators, which change, and how many days after the previous step.
-steps = st.lists(
-    st.tuples(
-        st.integers(0, 2),
-        st.one_of(
-            st.tuples(st.just("value"), st.integers(0, 100)),
-            st.tuples(st.just("name"), st.sampled_from(["甲", "乙", "丙"])),
-            st.tuples(st.just("unit"), st.sampled_from(["%", "个", "公里"])),
-            st.tuples(
-                st.just("keywords"), st.lists(st.sampled_from(["水", "路", "学"]), max_size=2, unique=True)
-            ),
-            st.tuples(st.just("status"), st.sampled_from(["superseded", "retired"])),
-        ),
-        st.integers(0, 30),
-    ),
-    min_size=1,
-    max_size=12,
+edit = st.one_of(
+    st.tuples(st.just("value"), st.integers(0, 100)),
+    st.tuples(st.just("name"), st.sampled_from(["甲", "乙", "丙"])),
+    st.tuples(st.just("unit"), st.sampled_from(["%", "个", "公里"])),
+    st.tuples(st.just("keywords"), st.lists(st.sampled_from(["水", "路", "学"]), max_size=2, unique=True)),
+    st.tuples(st.just("status"), st.sampled_from(["superseded", "retired"])),
+    st.tuples(st.just("release"), st.none()),
+    st.tuples(st.just("edition"), st.none()),
 )
+# One step: which of three indicators, what happens, and how many days after the previous step.
+steps = st.lists(st.tuples(st.integers(0, 2), edit, st.integers(0, 30)), min_size=1, max_size=10)
 
 
 def _watched(snapshot: dict[str, Any]) -> dict[str, Any]:
-    return {k: snapshot.get(k) for k in WATCHED}
+    state = {k: snapshot.get(k) for k in WATCHED}
+    state["bases"] = sorted(b["id"] for b in snapshot.get("legal_bases") or [])
+    return state
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def _linked_codes(session: Session) -> list[str]:
+    """Three indicators resting on an in-force basis (so that policy changes reach them)."""
+    rows = session.execute(
+        select(col(IndicatorBasis.indicator_id))
+        .join(LegalBasis, col(LegalBasis.id) == col(IndicatorBasis.legal_basis_id))
+        .where(col(LegalBasis.status) == "in_force")
+        .order_by(col(IndicatorBasis.indicator_id))
+        .limit(3)
+    ).scalars()
+    return [i.code for i in indicators.repo.get_many_by_ids(session, list(rows))]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan=steps)
-def test_history_is_complete_and_as_of_replays_it(
+def test_history_is_complete_and_reads_replay_it(
     plan: list[Any], sqlite_template: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "prop.db"
     shutil.copyfile(sqlite_template, db)
     engine = make_engine(f"sqlite:///{db}")
+    graph = EmbeddedGraphStore(engine)
     try:
         with Session(engine) as session:
-            codes = [i.code for i in indicators.repo.get_many_by_ids(session, [1, 2, 3])]
+            codes = _linked_codes(session)
+            assert len(codes) == 3
             base = {c: indicators.snapshots(session, [indicators.require(session, c)])[0] for c in codes}
             names = {c: base[c]["name"] for c in codes}
-            # The model: per indicator, (day, watched fields) after each effective change.
-            timeline: dict[str, list[tuple[date, dict[str, Any]]]] = {
-                c: [(START - timedelta(days=1), _watched(base[c]))] for c in codes
-            }
+            # The model: per indicator, (day, watched state) after each effective change.
+            timeline = {c: [(START - timedelta(days=1), _watched(base[c]))] for c in codes}
             expected_revisions = dict.fromkeys(codes, 1)
+            released: dict[str, dict[str, dict[str, Any] | None]] = {}
             day = START
-            for which, (field, value), gap in plan:
-                code, day = codes[which], day + timedelta(days=gap)
-                changes: dict[str, Any] = {field: value}
-                if field == "name":
-                    changes[field] = f"{names[code]}{value}"
-                if field == "status" and value == "superseded":
-                    changes["superseded_by"] = codes[(which + 1) % 3]
-                prov = versions.Provenance(reason=f"step {field}", valid_from=versions.start_of(day))
-                state = dict(timeline[code][-1][1])
-                try:
-                    indicators.revise(session, indicators.require(session, code), changes, prov)
-                except Conflict:
-                    # A lifecycle move the model also forbids (e.g. out of retired): nothing changes.
-                    session.rollback()
-                    assert state["status"] == "retired" or (state["status"], value) == (
-                        "superseded",
-                        "superseded",
-                    )
-                    continue
-                session.commit()
-                state.update({k: v for k, v in changes.items() if k in WATCHED})
-                if field == "value":
-                    state["value"], state["raw_value"] = (
-                        float(value),
-                        None,
-                    )  # a new value drops the published text
+
+            def changed(code: str, state: dict[str, Any]) -> None:
                 if state != timeline[code][-1][1]:
                     expected_revisions[code] += 1
                     timeline[code].append((day, state))
 
+            for n, (which, (kind, value), gap) in enumerate(plan):
+                code, day = codes[which], day + timedelta(days=gap)
+                if kind == "release":
+                    releases.create_release(session, ReleaseDraft(name=f"r{n}", effective_on=day))
+                    session.commit()
+                    released[f"r{n}"] = {
+                        c: timeline[c][-1][1] if timeline[c][-1][1]["status"] == "standard" else None
+                        for c in codes
+                    }
+                    continue
+                if kind == "edition":
+                    old = timeline[code][-1][1]["bases"][0]
+                    try:
+                        opened = change_sets.record_edition(
+                            session,
+                            old,
+                            EditionIn(
+                                doc_no=f"TEST {n}-{day.year}",
+                                title=f"测试标准{n}",
+                                effective_on=day,
+                                summary="修订",
+                            ),
+                            graph,
+                        )
+                        session.commit()
+                        cs_id = opened.change_set.id
+                        change_sets.settle(session, cs_id, SettleIn(decision="accepted", items="all"))
+                        session.commit()
+                        change_sets.apply(session, cs_id)
+                        session.commit()
+                    except Conflict:
+                        session.rollback()  # e.g. the basis is no longer in force: nothing changes
+                        continue
+                    new = opened.basis.id
+                    # Every watched indicator on that chain now rests on the new edition (a retired one
+                    # is history and keeps its basis).
+                    for c in codes:
+                        state = dict(timeline[c][-1][1])
+                        if old in state["bases"] and state["status"] != "retired":
+                            state["bases"] = sorted({*state["bases"], new} - {old})
+                            changed(c, state)
+                    continue
+                changes: dict[str, Any] = {kind: f"{names[code]}{value}" if kind == "name" else value}
+                if (kind, value) == ("status", "superseded"):
+                    changes["superseded_by"] = codes[(which + 1) % 3]
+                prov = versions.Provenance(reason=f"step {kind}", valid_from=versions.start_of(day))
+                state = dict(timeline[code][-1][1])
+                try:
+                    indicators.revise(session, indicators.require(session, code), changes, prov)
+                except Conflict:
+                    # A lifecycle move the model also forbids (out of retired): nothing changes.
+                    session.rollback()
+                    assert state["status"] == "retired"
+                    continue
+                session.commit()
+                state.update({k: v for k, v in changes.items() if k in WATCHED})
+                if kind == "value":
+                    state["value"], state["raw_value"] = float(value), None  # a new value drops the text
+                changed(code, state)
+
             for code in codes:
                 history = versions.history(session, code)
                 assert [r.number for r in history.revisions] == list(range(1, expected_revisions[code] + 1))
-                for (day_a, _), (day_b, state) in zip(timeline[code], timeline[code][1:], strict=False):
-                    del day_a
-                    # At the end of a change's day the read shows the last change of that day.
-                    last_that_day = [s for d, s in timeline[code] if d == day_b][-1]
-                    got = versions.indicator_at(session, code, as_of=day_b, release=None)
-                    assert _watched(got.model_dump(mode="json")) == last_that_day
-                    before = [s for d, s in timeline[code] if d < day_b][-1]
-                    got = versions.indicator_at(session, code, as_of=day_b - timedelta(days=1), release=None)
+                for when, _ in timeline[code][1:]:
+                    # At the end of a change's day the read shows the last change of that day …
+                    last = [s for d, s in timeline[code] if d == when][-1]
+                    got = versions.indicator_at(session, code, as_of=when, release=None)
+                    assert _watched(got.model_dump(mode="json")) == last
+                    # … and the day before, what held before it.
+                    before = [s for d, s in timeline[code] if d < when][-1]
+                    got = versions.indicator_at(session, code, as_of=when - timedelta(days=1), release=None)
                     assert _watched(got.model_dump(mode="json")) == before
-                    del state
+                for name, frozen in released.items():
+                    if frozen[code] is None:
+                        try:
+                            versions.indicator_at(session, code, as_of=None, release=name)
+                        except NotFound:
+                            continue
+                        raise AssertionError(f"{code} should not be in release {name}")
+                    got = versions.indicator_at(session, code, as_of=None, release=name)
+                    assert _watched(got.model_dump(mode="json")) == frozen[code]
     finally:
         engine.dispose()
