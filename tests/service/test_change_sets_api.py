@@ -46,7 +46,6 @@ def _bases(client: TestClient, q: str) -> list[dict[str, Any]]:
 
 
 def _create(client: TestClient, body: dict[str, Any]) -> str:
-    # Levels given: as-of reads of a snapshot without level2 currently fail in versions (reported).
     r = client.post(
         "/v1/indicators", json={"kind": "共性", "level1": "产出指标", "level2": "质量指标", **body}
     )
@@ -114,6 +113,37 @@ def _settle_all(client: TestClient, cs_id: int) -> None:
 
 
 class TestNewEdition:
+    def test_release_diff_around_the_change_shows_exactly_the_revised_indicators(
+        self, client: TestClient
+    ) -> None:
+        water = _water(client)
+        mine = [water.on_2022, water.on_2006, water.on_both, water.unrelated]
+        for code in mine:  # created as drafts; releases freeze the standard ones
+            tag = client.get(f"/v1/indicators/{code}").headers["etag"]
+            assert (
+                client.patch(
+                    f"/v1/indicators/{code}", json={"status": "standard"}, headers={"If-Match": tag}
+                ).status_code
+                == 200
+            )
+        assert (
+            client.post("/v1/releases", json={"name": "2026.1", "effective_on": "2026-12-01"}).status_code
+            == 201
+        )
+        cs_id = _new_edition(client, water.in_force)["change_set"]["id"]
+        _settle_all(client, cs_id)
+        assert client.post(f"/v1/change-sets/{cs_id}/apply").status_code == 200
+        assert (
+            client.post("/v1/releases", json={"name": "2027.1", "effective_on": "2027-01-01"}).status_code
+            == 201
+        )
+        diff = client.get("/v1/releases/2026.1/diff/2027.1").json()
+        assert diff["added"] == []
+        assert diff["retired"] == []
+        assert {c["code"] for c in diff["changed"]} == {water.on_2022, water.on_2006, water.on_both}
+        assert all("legal_bases" in {f["field"] for f in c["changes"]} for c in diff["changed"])
+        assert diff["counts"]["changed"] == 3
+
     def test_gb5749_scenario_end_to_end(self, client: TestClient) -> None:
         w = _water(client)
         before = {c: client.get(f"/v1/indicators/{c}").json() for c in (w.on_2022, w.on_2006, w.on_both)}
