@@ -111,8 +111,7 @@ def all_measure_names(session: Session) -> dict[int, tuple[list[str], list[str]]
     return measure_names(session, None)
 
 
-# Above this many ids one scan of the link tables beats a long IN list (and SQLite's parameter limit).
-_IN_LIMIT = 2000
+_CHUNK = 2000
 
 
 def measure_names(session: Session, ids: Sequence[int] | None) -> dict[int, tuple[list[str], list[str]]]:
@@ -128,14 +127,13 @@ def measure_names(session: Session, ids: Sequence[int] | None) -> dict[int, tupl
         .join(StrategicGoal, col(StrategicGoal.id) == col(IndicatorGoal.goal_id))
         .order_by(col(StrategicGoal.id))
     )
-    if ids is not None and len(ids) <= _IN_LIMIT:
-        duties = duties.where(col(IndicatorDuty.indicator_id).in_(ids))
-        goals = goals.where(col(IndicatorGoal.indicator_id).in_(ids))
-    wanted = set(ids) if ids is not None else None
-    for ind, name in session.execute(duties):
-        if wanted is None or ind in wanted:
+    # Chunked IN lists: each chunk reads only its own links (a scan per chunk made 100k imports quadratic).
+    chunks = [None] if ids is None else [list(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK)]
+    for chunk in chunks:
+        d = duties if chunk is None else duties.where(col(IndicatorDuty.indicator_id).in_(chunk))
+        g = goals if chunk is None else goals.where(col(IndicatorGoal.indicator_id).in_(chunk))
+        for ind, name in session.execute(d):
             out.setdefault(int(ind), ([], []))[0].append(name)
-    for ind, name in session.execute(goals):
-        if wanted is None or ind in wanted:
+        for ind, name in session.execute(g):
             out.setdefault(int(ind), ([], []))[1].append(name)
     return out

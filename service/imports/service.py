@@ -184,6 +184,7 @@ def import_records(
         refs,
         [v["code"] for v, _ in inserts] + [u["code"] for u in updates],
         Provenance(reason=reason or "import", author=author),
+        inserted={v["code"]: v for v, _ in inserts},
     )
     report.created, report.updated = len(inserts), len(updates)
     report.codes.extend(v["code"] for v, _ in inserts)

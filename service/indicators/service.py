@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -318,15 +319,30 @@ def write_measures(session: Session, refs: Refs, indicator_id: int, plan: RowPla
     record(session, Entity.goal, new_goals)
 
 
-def announce(session: Session, refs: Refs, codes: Sequence[str], prov: Provenance) -> None:
-    """Record revisions of the changed indicators and tell the graph outbox (and the change feed)."""
+def announce(
+    session: Session,
+    refs: Refs,
+    codes: Sequence[str],
+    prov: Provenance,
+    *,
+    inserted: Mapping[str, dict[str, Any]] | None = None,
+) -> None:
+    """Record revisions of the changed indicators and tell the graph outbox (and the change feed).
+
+    ``inserted``: column values of indicators this transaction just created, by code (saves a re-read).
+    """
     record(session, Entity.sector, refs.new_sector_codes)
     record(session, Entity.department, refs.new_department_codes)
     refs.new_sector_codes.clear()
     refs.new_department_codes.clear()
     record(session, Entity.indicator, codes)
     ids = repo.ids_by_codes(session, codes)
-    record_indicators(session, [ids[c] for c in codes if c in ids], prov, refs)
+    known = {
+        ids[code]: SimpleNamespace(**{"superseded_by": None, **values, "id": ids[code]})
+        for code, values in (inserted or {}).items()
+        if code in ids
+    }
+    record_indicators(session, [ids[c] for c in codes if c in ids], prov, refs, known=known)
 
 
 def draft_of(ind: Indicator, refs: Refs, *, basis_clause: str | None) -> dict[str, Any]:
