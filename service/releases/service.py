@@ -47,6 +47,7 @@ from service.versions.service import (
     ChangeClass,
     as_utc,
     changed_fields,
+    check_one_of,
     classify,
     end_of,
     field_changes,
@@ -278,22 +279,11 @@ def diff_releases(
 # --- the catalogue as of a release or a day --------------------------------------------------------
 
 
-def _check_one_of(release: str | None, as_of: date | None) -> None:
-    if release is not None and as_of is not None:
-        raise ValidationFailed(
-            "Ask for a release or a date, not both",
-            errors=[
-                FieldError(field="release", message="give release or as_of"),
-                FieldError(field="as_of", message="give release or as_of"),
-            ],
-        )
-
-
 def past_rows(
     session: Session, *, release: str | None, as_of: date | None, by_code: bool = False
 ) -> list[tuple[int, str, dict[str, Any]]]:
     """(revision id, code, snapshot) for a release, or for the revisions in force at the end of a day."""
-    _check_one_of(release, as_of)
+    check_one_of(release, as_of)
     if release is not None:
         return repo.past_rows(session, release_id=_id(require_release(session, release)), by_code=by_code)
     assert as_of is not None
@@ -399,7 +389,7 @@ def search_past(
     as_of: date | None,
 ) -> IndicatorPage:
     """Search and browse a release or the catalogue at the end of a day, as ``search`` does today's."""
-    _check_one_of(release, as_of)
+    check_one_of(release, as_of)
     if release is not None:
         key: tuple[str, ...] = ("release", require_release(session, release).name)
     else:

@@ -346,6 +346,18 @@ def diff(session: Session, code: str, a: int, b: int) -> RevisionDiff:
     )
 
 
+def check_one_of(release: str | None, as_of: object | None) -> None:
+    """A read is as of a release or as of a date, not both (422)."""
+    if release is not None and as_of is not None:
+        raise ValidationFailed(
+            "Ask for a release or a date, not both",
+            errors=[
+                FieldError(field="release", message="give release or as_of"),
+                FieldError(field="as_of", message="give release or as_of"),
+            ],
+        )
+
+
 def parse_as_of(as_of: str | None) -> date | None:
     if as_of is None:
         return None
