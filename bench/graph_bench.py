@@ -9,6 +9,10 @@ newest edition, so the chain is walked), neighbourhood and related queries on bo
 
 ``python -m bench.graph_bench [--n 100000] [--linked 10000] [--targets 20000] [--queries 200]``
 ``[--neo4j-uri bolt://…]`` (default: start a throwaway server from .cache/neo4j/lib)
+
+Every indicator also gets one revision (valid from 2021-01-01, with its snapshot and the links it
+carried) and every legal basis a first revision, so the rebuild carries the history layer and the
+impact query is timed as of a past day too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,7 @@ from graph.neo4j_store import Neo4jGraphStore
 from graph.projection import (
     T_BASIS,
     T_BASIS_LINK,
+    T_BASIS_REVISION,
     T_CATEGORY,
     T_DEPARTMENT,
     T_DUTY,
@@ -43,6 +49,8 @@ from graph.projection import (
     T_INDICATOR_DUTY,
     T_INDICATOR_GOAL,
     T_RELATION,
+    T_REVISION,
+    T_REVISION_BASIS,
     T_SECTOR,
     T_TARGET,
     T_TARGET_INDICATOR,
@@ -54,8 +62,11 @@ from graph.store import GraphStore
 from service.bootstrap import prepare_database
 from service.db import make_engine
 from service.models import utcnow
+from service.versions.service import end_of, start_of
 
 FUNDS = ("一般公共预算", "政府性基金预算", "国有资本经营预算")
+SEEDED = start_of(date(2021, 1, 1))
+AS_OF = end_of(date(2025, 6, 30))
 BATCH = 20_000
 
 
@@ -158,6 +169,7 @@ def build(engine: Engine, *, n: int, linked: int, targets: int, seed: int) -> di
         for i in rng.sample(range(1, n + 1), n // 3)
     ]
     _insert(engine, T_INDICATOR_BASIS, basis_rows)
+    _insert_history(engine, rows, basis_rows, bases=bases, now=now)
     dept_of = {r["id"]: r["department_id"] for r in rows}
     duty_rows = {
         (i, (dept_of[i] - 1) * 5 + rng.randrange(5) + 1) for i in rng.sample(range(1, n + 1), n // 4)
@@ -196,6 +208,44 @@ def build(engine: Engine, *, n: int, linked: int, targets: int, seed: int) -> di
     return {"departments": len(departments), "duties": len(duties)}
 
 
+def _insert_history(
+    engine: Engine, rows: list[dict[str, Any]], basis_rows: list[dict[str, Any]], *, bases: int, now: Any
+) -> None:
+    """Revision 1 of every indicator (with its links) and of every basis, as the seed records them."""
+    links: dict[int, list[dict[str, Any]]] = {}
+    for b in basis_rows:
+        links.setdefault(b["indicator_id"], []).append({"id": b["legal_basis_id"], "clause": b["clause"]})
+    _insert(
+        engine,
+        T_REVISION,
+        [
+            {"id": r["id"], "indicator_id": r["id"], "code": r["code"], "number": 1, "change": "INITIAL",
+             "status": r["status"], "fields": [], "reason": "bench", "valid_from": SEEDED, "recorded_at": now,
+             "change_seq": 0,
+             "snapshot": {"code": r["code"], "name": r["name"], "kind": r["kind"], "status": r["status"],
+                          "budget_types": r["budget_types"], "legal_bases": links.get(r["id"], [])}}
+            for r in rows
+        ],
+    )  # fmt: skip
+    _insert(
+        engine,
+        T_REVISION_BASIS,
+        [{"revision_id": b["indicator_id"], "legal_basis_id": b["legal_basis_id"], "clause": b["clause"]}
+         for b in basis_rows],
+    )  # fmt: skip
+    _insert(
+        engine,
+        T_BASIS_REVISION,
+        [
+            {"legal_basis_id": b, "number": 1, "status": "in_force", "fields": [], "snapshot": {},
+             "valid_from": start_of(date(2020, 1, 1)), "recorded_at": now}
+            for b in range(1, bases + 1)
+        ],
+    )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(T_INDICATOR.update().values(revision=1))
+
+
 def timed(fn: Callable[[], Any]) -> float:
     began = time.perf_counter()
     fn()
@@ -228,6 +278,12 @@ def queries(store: GraphStore, roots: list[str], count: int) -> list[tuple[str, 
     def impact_deep(_i: int) -> Any:
         return store.impact(3, limit=50, offset=4950)
 
+    def impact_as_of(_i: int) -> Any:
+        return store.impact(3, limit=50, as_of=AS_OF)
+
+    def impact_as_of_deep(_i: int) -> Any:
+        return store.impact(3, limit=50, offset=4950, as_of=AS_OF)
+
     def hood_1(i: int) -> Any:
         return store.neighbourhood(roots[i], depth=1)
 
@@ -240,6 +296,8 @@ def queries(store: GraphStore, roots: list[str], count: int) -> list[tuple[str, 
     return [
         ("impact: chain of 3, 10k indicators, page 1", impact_first, count),
         ("impact: same, page 100 (offset 4950)", impact_deep, count),
+        ("impact as of 2025-06-30, page 1", impact_as_of, count),
+        ("impact as of 2025-06-30, page 100", impact_as_of_deep, count),
         ("neighbourhood depth 1, limit 200", hood_1, count),
         ("neighbourhood depth 2, limit 200", hood_2, count),
         ("related, limit 20", related, max(1, count // 4)),
@@ -321,6 +379,9 @@ def main(argv: list[str] | None = None) -> None:
             first = embedded.impact(3, limit=50)
             assert first == remote.impact(3, limit=50) == uncached.impact(3, limit=50), "backends disagree"
             assert first.total_indicators >= args.linked
+            past = embedded.impact(3, limit=50, as_of=AS_OF)
+            assert past == remote.impact(3, limit=50, as_of=AS_OF), "backends disagree as of a day"
+            assert past.total_indicators == first.total_indicators
             uncached.close()
             remote.close()
         engine.dispose()

@@ -30,6 +30,22 @@ CREATE_INDICATOR_NAME_FULLTEXT: Final = (
 )
 """Full-text index over indicator names; the cjk analyzer indexes character bigrams."""
 
+CREATE_REVISION_INDEXES: Final = (
+    "CREATE INDEX graph_indicatorrevision_valid_from IF NOT EXISTS FOR (n:IndicatorRevision) ON (n.valid_from)",
+    "CREATE INDEX graph_legalbasis_valid_from IF NOT EXISTS FOR (n:LegalBasis) ON (n.valid_from)",
+)
+"""Range indexes for as-of filters (validity instants are fixed-width UTC text, so ranges work)."""
+
+SECONDARY_INDEXES: Final = (CREATE_INDICATOR_NAME_FULLTEXT, *CREATE_REVISION_INDEXES)
+"""Indexes no write looks up by; a full rebuild drops them and builds them once after the load,
+which is cheaper than updating them row by row (the key constraints stay: every MATCH uses them)."""
+
+DROP_SECONDARY_INDEXES: Final = tuple(
+    f"DROP INDEX {name} IF EXISTS"
+    for name in ("graph_indicator_name", "graph_indicatorrevision_valid_from", "graph_legalbasis_valid_from")
+)
+"""Drop the ``SECONDARY_INDEXES`` (by the names they are created with)."""
+
 CREATE_VERSION_CONSTRAINT: Final = (
     "CREATE CONSTRAINT graph_meta_key IF NOT EXISTS FOR (m:GraphMeta) REQUIRE m.key IS UNIQUE"
 )
@@ -40,13 +56,31 @@ AWAIT_INDEXES: Final = "CALL db.awaitIndexes($seconds)"
 
 # --- bulk writes ----------------------------------------------------------------------------------
 
-CLEAR_GRAPH: Final = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-"""Delete every node and relationship in batches (auto-commit transaction only)."""
+CLEAR_GRAPH: Final = (
+    "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+    "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS",
+)
+"""Delete every relationship, then every node, in batches (auto-commit transactions only).
+Relationships go first so that no batch holds a hub's whole fan-out (DETACH DELETE of a category
+with 20k relationships in one transaction exhausted a 1 GB heap's transaction memory pool)."""
 
 MERGE_NODES: Final[Mapping[NodeLabel, str]] = {
     label: f"UNWIND $rows AS r MERGE (n:{label.value} {{key: r.key}}) SET n += r.props" for label in NodeLabel
 }
 """Upsert nodes of one label: ``$rows`` = [{key, props}]; a null prop removes the property."""
+
+
+CREATE_NODES: Final[Mapping[NodeLabel, str]] = {
+    label: f"UNWIND $rows AS r CREATE (n:{label.value} {{key: r.key}}) SET n += r.props"
+    for label in NodeLabel
+}
+"""Full projection into the cleared graph: plain CREATE skips MERGE's lookup-then-lock per row
+(the key constraint still rejects a duplicate). ``$rows`` = [{key, props}]."""
+
+
+def _create_rel(rel: RelType) -> str:
+    create = f"CREATE (a)-[x:{rel.value}]->(b)"
+    return f"{create} SET x += r.props" if rel in EDGE_PROPS or rel in EDGE_IDENTITY_PROPS else create
 
 
 def _merge_rel(rel: RelType) -> str:
@@ -57,13 +91,13 @@ def _merge_rel(rel: RelType) -> str:
     return f"{merge} SET x += r.props" if rel in EDGE_PROPS else merge
 
 
-MERGE_EDGES: Final[Mapping[EdgeKey, str]] = {
+CREATE_EDGES: Final[Mapping[EdgeKey, str]] = {
     (rel, start, end): f"UNWIND $rows AS r MATCH (a:{start.value} {{key: r.from}}) "
-    f"MATCH (b:{end.value} {{key: r.to}}) {_merge_rel(rel)}"
+    f"MATCH (b:{end.value} {{key: r.to}}) {_create_rel(rel)}"
     for rel, start, end in EDGE_SCHEMA
 }
-"""Full projection: relationships of one (type, start, end); both ends exist already.
-``$rows`` = [{from, to, props}]."""
+"""Full projection into the cleared graph: the projection's rows are already one per relationship
+(the specs dedupe), so CREATE writes what MERGE would, without matching existing relationships."""
 
 UPSERT_EDGES: Final[Mapping[EdgeKey, str]] = {
     (rel, start, end): f"UNWIND $rows AS r MATCH (a:{start.value} {{key: r.from}}) "
@@ -83,6 +117,15 @@ DELETE_OUTGOING: Final[Mapping[NodeLabel, str]] = {
 }
 """Drop a touched node's outgoing relationships before its current ones are merged again (every
 relationship belongs to its start node's entity, so this is exactly the set being replaced)."""
+
+PRUNE_REVISIONS: Final = """
+UNWIND $rows AS r
+MATCH (:Indicator {key: r.code})<-[:REVISION_OF]-(x:IndicatorRevision)
+WHERE NOT x.key IN r.keep
+DETACH DELETE x
+"""
+"""Drop revision nodes of an indicator that the source no longer has (all of them when the
+indicator is gone); runs before the indicator itself may be deleted. ``$rows`` = [{code, keep}]."""
 
 DELETE_ORPHAN_FUND_CATEGORIES: Final = "MATCH (f:FundCategory) WHERE NOT (f)<-[:FUNDED_BY]-() DETACH DELETE f"
 """FundCategory nodes are derived from indicators; drop those no indicator uses any more."""
@@ -114,13 +157,38 @@ FIND_NODE: Final[Mapping[NodeLabel, str]] = {
 
 NEIGHBOURS: Final = """
 MATCH (n) WHERE elementId(n) IN $frontier
-MATCH (n)--(m)
+MATCH (n)--(m) WHERE NOT m:IndicatorRevision
 WITH DISTINCT m
 ORDER BY labels(m)[0], m.key
 LIMIT $take
 RETURN elementId(m) AS eid, labels(m)[0] AS label, m.key AS key
 """
-"""One BFS level: the first ``$take`` distinct neighbours of ``$frontier`` by (label, key)."""
+"""One BFS level: the first ``$take`` distinct neighbours of ``$frontier`` by (label, key); the
+history layer (IndicatorRevision) is not part of today's graph."""
+
+IN_FORCE: Final = "r.valid_from < $as_of AND (r.valid_to IS NULL OR $as_of <= r.valid_to)"
+"""A revision ``r`` was in force at ``$as_of`` (from its valid_from, exclusive, to the next one's)."""
+
+NEIGHBOURS_AS_OF: Final = f"""
+MATCH (n) WHERE elementId(n) IN $frontier
+CALL (n) {{
+  // today's relationships except BASED_ON, then BASED_ON of the revisions in force, both ways
+  MATCH (n)-[x]-(m) WHERE NOT m:IndicatorRevision AND type(x) <> 'BASED_ON'
+  RETURN m
+  UNION
+  MATCH (n:Indicator)<-[:REVISION_OF]-(r:IndicatorRevision)-[:BASED_ON]->(m:LegalBasis) WHERE {IN_FORCE}
+  RETURN m
+  UNION
+  MATCH (n:LegalBasis)<-[:BASED_ON]-(r:IndicatorRevision)-[:REVISION_OF]->(m:Indicator) WHERE {IN_FORCE}
+  RETURN m
+}}
+WITH DISTINCT m
+ORDER BY labels(m)[0], m.key
+LIMIT $take
+RETURN elementId(m) AS eid, labels(m)[0] AS label, m.key AS key
+"""
+"""``NEIGHBOURS`` as of ``$as_of``: BASED_ON is taken from the revisions in force then, every
+other relationship type as it is today."""
 
 SUBGRAPH_NODES: Final = (
     "MATCH (n) WHERE elementId(n) IN $ids RETURN elementId(n) AS eid, properties(n) AS props"
@@ -133,13 +201,30 @@ RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, properties(r) AS p
 """
 """Relationships between a subgraph's nodes."""
 
+SUBGRAPH_EDGES_AS_OF: Final = f"""
+MATCH (a)-[r]->(b) WHERE elementId(a) IN $ids AND elementId(b) IN $ids AND type(r) <> 'BASED_ON'
+RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, properties(r) AS props
+UNION ALL
+MATCH (a:Indicator)<-[:REVISION_OF]-(r:IndicatorRevision)-[x:BASED_ON]->(b:LegalBasis)
+WHERE elementId(a) IN $ids AND elementId(b) IN $ids AND {IN_FORCE}
+RETURN elementId(a) AS a, elementId(b) AS b, type(x) AS type, properties(x) AS props
+"""
+"""``SUBGRAPH_EDGES`` as of ``$as_of`` (BASED_ON of the revisions in force then)."""
+
+REVISIONS_AS_OF: Final = f"""
+MATCH (i:Indicator)<-[:REVISION_OF]-(r:IndicatorRevision)
+WHERE elementId(i) IN $ids AND {IN_FORCE}
+RETURN elementId(i) AS eid, r.number AS number, r.name AS name, r.status AS status
+"""
+"""The revision in force at ``$as_of`` of each indicator among ``$ids`` (none: not yet created)."""
+
 IMPACT_PAGE: Final = """
 MATCH (b:LegalBasis {key: $key})
 MATCH (b)-[:SUPERSEDES|AMENDS*0..]-(e:LegalBasis)
 WITH collect(DISTINCT e) AS editions
 CALL (editions) {
   UNWIND editions AS e
-  MATCH (e)<-[:BASED_ON]-(i)
+  MATCH (e)<-[:BASED_ON]-(i:Indicator)
   WITH DISTINCT i ORDER BY i.key
   RETURN collect(i) AS ordered
 }
@@ -178,13 +263,82 @@ WITH m.version AS version
 MATCH (b:LegalBasis {key: $key})
 MATCH (b)-[:SUPERSEDES|AMENDS*0..]-(e:LegalBasis)
 WITH DISTINCT version, e
-MATCH (e)<-[:BASED_ON]-(i)
+MATCH (e)<-[:BASED_ON]-(i:Indicator)
 WITH DISTINCT version, i
 MATCH (i)-[r:OWNED_BY|USES]-(x)
 RETURN version, type(r) AS type, count(DISTINCT x) AS n
 """
 """Departments (OWNED_BY) and targets (USES) of the indicators on the chain, in one expansion,
 with the projection version they were counted at."""
+
+_CHAIN_AS_OF: Final = """
+MATCH (b:LegalBasis {key: $key}) WHERE b.valid_from IS NULL OR b.valid_from < $as_of
+MATCH p = (b)-[:SUPERSEDES|AMENDS*0..]-(e:LegalBasis)
+WHERE all(x IN nodes(p) WHERE x.valid_from IS NULL OR x.valid_from < $as_of)
+  AND all(l IN relationships(p) WHERE l.valid_from IS NULL OR l.valid_from < $as_of)
+"""
+# A basis or link without a first revision (rows older than versioning) counts as always there.
+
+IMPACT_PAGE_AS_OF: Final = (
+    _CHAIN_AS_OF
+    + f"""
+WITH collect(DISTINCT e) AS editions
+CALL (editions) {{
+  UNWIND editions AS e
+  // one revision per indicator is in force, so distinct revisions are distinct indicators
+  MATCH (e)<-[:BASED_ON]-(r:IndicatorRevision) WHERE {IN_FORCE}
+  WITH DISTINCT r ORDER BY r.code
+  RETURN collect(r) AS ordered
+}}
+WITH editions, size(ordered) AS total, ordered[$offset..$offset + $limit] AS page
+CALL (editions, page) {{
+  UNWIND page AS r
+  MATCH (r)-[:REVISION_OF]->(i:Indicator)
+  OPTIONAL MATCH (i)-[:OWNED_BY]->(d:Department)
+  CALL (r, editions) {{
+    MATCH (r)-[x:BASED_ON]->(e) WHERE e IN editions
+    RETURN collect({{basis: e.key, doc_no: e.doc_no, clause: x.clause}}) AS bases
+  }}
+  CALL (i) {{
+    MATCH (t:Target)-[u:USES]->(i)
+    OPTIONAL MATCH (t)-[:OWNED_BY]->(td:Department)
+    WITH t, u, td ORDER BY t.key
+    RETURN collect({{external_id: t.key, fiscal_year: t.fiscal_year, project: t.project,
+                    department_code: td.key, value: u.value, unit: u.unit}})[..$per_indicator] AS targets,
+           count(t) AS target_count
+  }}
+  RETURN collect({{code: i.key, name: r.name, status: r.status, department_code: d.key,
+                  department_name: d.name, bases: bases, targets: targets,
+                  target_count: target_count}}) AS rows
+}}
+OPTIONAL MATCH (m:GraphMeta {{key: 'version'}})
+RETURN [e IN editions | {{key: e.key, props: properties(e),
+        links: [(e)-[l:SUPERSEDES|AMENDS]->(t:LegalBasis)
+                WHERE t IN editions AND (l.valid_from IS NULL OR l.valid_from < $as_of)
+                | {{to: t.key, type: type(l)}}]}}] AS editions,
+       total, rows, m.version AS version
+"""
+)
+"""``IMPACT_PAGE`` as of ``$as_of``: the chain of bases and links that existed then, and the
+indicators whose revision in force then rested on it, with that revision's name, status and
+clauses (owner and targets as today). ``editions`` is empty when the basis did not exist yet."""
+
+IMPACT_TOTALS_AS_OF: Final = (
+    """
+OPTIONAL MATCH (m:GraphMeta {key: 'version'})
+WITH m.version AS version
+"""
+    + _CHAIN_AS_OF
+    + f"""
+WITH DISTINCT version, e
+MATCH (e)<-[:BASED_ON]-(r:IndicatorRevision) WHERE {IN_FORCE}
+MATCH (r)-[:REVISION_OF]->(i:Indicator)
+WITH DISTINCT version, i
+MATCH (i)-[x:OWNED_BY|USES]-(y)
+RETURN version, type(x) AS type, count(DISTINCT y) AS n
+"""
+)
+"""``IMPACT_TOTALS`` over the indicators of ``IMPACT_PAGE_AS_OF``."""
 
 DEPARTMENT: Final = """
 MATCH (d:Department {key: $code})

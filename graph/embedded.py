@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Table,
     and_,
     cast,
+    exists,
     func,
     literal,
     select,
@@ -37,10 +39,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.types import NullType, TypeDecorator
 
 from graph.errors import GraphNodeNotFound, GraphUnavailable
-from graph.model import INTEGER_KEYED, NodeLabel, RelType, node_id, parse_node_id
+from graph.model import HISTORY_LABELS, INTEGER_KEYED, NodeLabel, RelType, node_id, parse_node_id, utc
 from graph.projection import (
     T_BASIS,
     T_BASIS_LINK,
+    T_BASIS_REVISION,
     T_CATEGORY,
     T_DEPARTMENT,
     T_DUTY,
@@ -50,18 +53,23 @@ from graph.projection import (
     T_INDICATOR_DUTY,
     T_INDICATOR_GOAL,
     T_RELATION,
+    T_REVISION,
+    T_REVISION_BASIS,
     T_SECTOR,
     T_TARGET,
     T_TARGET_INDICATOR,
     EdgeRow,
+    EdgeSpec,
     GraphSpecs,
     checksum,
+    chunks,
     count_edges,
     count_nodes,
     edge_rows,
     key_values,
     node_rows,
     read_all,
+    revision_name,
     specs_for,
 )
 from graph.results import (
@@ -83,6 +91,8 @@ from graph.shaping import (
     NodeRef,
     ProfileItem,
     RelatedRow,
+    RevisionProps,
+    apply_revisions,
     shape_impact,
     shape_profile,
     shape_related,
@@ -122,15 +132,21 @@ class EmbeddedGraphStore:
 
     # --- GraphStore -------------------------------------------------------------------------------
 
-    def neighbourhood(self, node_id: str, *, depth: int = 1, limit: int = 200) -> Subgraph:
+    def neighbourhood(
+        self, node_id: str, *, depth: int = 1, limit: int = 200, as_of: datetime | None = None
+    ) -> Subgraph:
         """See ``GraphStore.neighbourhood``."""
         check_neighbourhood_args(depth, limit)
         root = parse_node_id(node_id)
-        if root is None:
+        if root is None or root[0] in HISTORY_LABELS:
             raise GraphNodeNotFound(node_id)
+        specs = self._walk_specs(as_of)
         with self._connect() as conn:
             if not self._exists(conn, root):
                 raise GraphNodeNotFound(node_id)
+            if as_of is not None and root[0] == NodeLabel.Indicator:
+                if not self._revisions_as_of(conn, [root[1]], as_of):  # it did not exist yet
+                    raise GraphNodeNotFound(node_id)
             distances: dict[NodeRef, int] = {root: 0}
             frontier: list[NodeRef] = [root]
             truncated = False
@@ -138,7 +154,7 @@ class EmbeddedGraphStore:
                 remaining = limit - len(distances)
                 # Already-seen nodes may come first in (label, key) order: over-fetch by their
                 # number so that ``remaining`` new ones (plus one, to detect truncation) arrive.
-                candidates = self._neighbours(conn, frontier, take=remaining + len(distances) + 1)
+                candidates = self._neighbours(conn, frontier, specs, take=remaining + len(distances) + 1)
                 fresh = [n for n in candidates if n not in distances]
                 if len(fresh) > remaining:
                     truncated, fresh = True, fresh[:remaining]
@@ -147,8 +163,11 @@ class EmbeddedGraphStore:
                 frontier = fresh
                 if truncated or not frontier:
                     break
-            props = self._props(conn, distances)
-            edges = self._edges_between(conn, distances)
+            props: Mapping[NodeRef, Mapping[str, Any]] = self._props(conn, distances)
+            edges = self._edges_between(conn, distances, specs)
+            if as_of is not None:
+                codes = [key for label, key in distances if label == NodeLabel.Indicator]
+                props = apply_revisions(props, self._revisions_as_of(conn, codes, as_of))
         return shape_subgraph(
             root=root,
             depth=depth,
@@ -159,11 +178,13 @@ class EmbeddedGraphStore:
             truncated=truncated,
         )
 
-    def impact(self, basis_id: int, *, limit: int = 50, offset: int = 0) -> Impact:
+    def impact(
+        self, basis_id: int, *, limit: int = 50, offset: int = 0, as_of: datetime | None = None
+    ) -> Impact:
         """See ``GraphStore.impact``."""
         check_page_args(limit, offset)
         with self._connect() as conn:
-            chain = self._edition_chain(conn, basis_id)
+            chain = self._edition_chain(conn, basis_id, as_of)
             if not chain:
                 raise GraphNodeNotFound(node_id(NodeLabel.LegalBasis, str(basis_id)))
             editions = [
@@ -174,39 +195,20 @@ class EmbeddedGraphStore:
                     ).where(T_BASIS.c.id.in_(chain))
                 )
             ]
+            link_where = [T_BASIS_LINK.c.basis_id.in_(chain), T_BASIS_LINK.c.relation.in_(EDITION_RELATIONS)]
+            if as_of is not None:  # a link to an edition that did not exist yet is not in the chain
+                link_where.append(T_BASIS_LINK.c.target_id.in_(chain))
             links = [
                 EditionLink(from_id=r.basis_id, to_id=r.target_id, relation=r.relation)
-                for r in conn.execute(
-                    select(T_BASIS_LINK).where(
-                        T_BASIS_LINK.c.basis_id.in_(chain), T_BASIS_LINK.c.relation.in_(EDITION_RELATIONS)
-                    )
-                )
+                for r in conn.execute(select(T_BASIS_LINK).where(*link_where))
             ]
-            affected = (
-                select(T_INDICATOR_BASIS.c.indicator_id)
-                .where(T_INDICATOR_BASIS.c.legal_basis_id.in_(chain))
-                .scalar_subquery()
-            )
-            i, d = T_INDICATOR, T_DEPARTMENT
-            page = conn.execute(
-                select(
-                    i.c.id,
-                    i.c.code,
-                    i.c.name,
-                    i.c.status,
-                    d.c.code.label("dept_code"),
-                    d.c.name.label("dept_name"),
-                )
-                .select_from(i.outerjoin(d, i.c.department_id == d.c.id))
-                .where(i.c.id.in_(affected))
-                .order_by(self._sortable(i.c.code))
-                .limit(limit)
-                .offset(offset)
-            ).all()
-            ids = [r.id for r in page]
-            bases = self._page_bases(conn, ids, chain)
-            targets = self._page_targets(conn, ids)
-            totals = self._impact_totals(conn, chain)
+            if as_of is None:
+                page, totals = self._impact_page(conn, chain, limit=limit, offset=offset)
+                bases = self._page_bases(conn, [r.row_id for r in page], chain, revisions=False)
+            else:
+                page, totals = self._impact_page_as_of(conn, chain, as_of, limit=limit, offset=offset)
+                bases = self._page_bases(conn, [r.row_id for r in page], chain, revisions=True)
+            targets = self._page_targets(conn, [r.id for r in page])
         rows = [
             ImpactRow(
                 code=r.code,
@@ -214,7 +216,7 @@ class EmbeddedGraphStore:
                 status=r.status,
                 department_code=r.dept_code,
                 department_name=r.dept_name,
-                bases=bases.get(r.id, []),
+                bases=bases.get(r.row_id, []),
                 targets=targets.get(r.id, []),
                 target_count=len(targets.get(r.id, [])),
             )
@@ -343,7 +345,46 @@ class EmbeddedGraphStore:
             stmt = select(literal(1)).select_from(*node_spec.source).where(node_spec.key == values[0])
         return conn.execute(stmt.limit(1)).first() is not None
 
-    def _neighbours(self, conn: Connection, frontier: Sequence[NodeRef], *, take: int) -> list[NodeRef]:
+    def _walk_specs(self, as_of: datetime | None) -> list[EdgeSpec]:
+        """The relationships a neighbourhood walks: today's, or as of ``as_of`` with BASED_ON taken
+        from the revisions in force then (every other type as today)."""
+        specs = self._specs.walkable()
+        if as_of is None:
+            return specs
+        r, rb, i = T_REVISION, T_REVISION_BASIS, T_INDICATOR
+        based_on = EdgeSpec(
+            RelType.BASED_ON,
+            NodeLabel.Indicator,
+            NodeLabel.LegalBasis,
+            i.c.code,
+            rb.c.legal_basis_id,
+            (rb.join(r, rb.c.revision_id == r.c.id).join(i, r.c.indicator_id == i.c.id),),
+            props=(("clause", rb.c.clause),),
+            where=in_force(as_of),
+        )
+        # Swapped in place, so the walk's order and limits stay those of today's graph.
+        return [
+            based_on if (s.type, s.start) == (RelType.BASED_ON, NodeLabel.Indicator) else s for s in specs
+        ]
+
+    def _revisions_as_of(
+        self, conn: Connection, codes: Sequence[str], as_of: datetime
+    ) -> dict[NodeRef, RevisionProps]:
+        """The revision in force at ``as_of`` of each of the indicators ``codes`` that had one."""
+        r, i = T_REVISION, T_INDICATOR
+        out: dict[NodeRef, RevisionProps] = {}
+        for chunk in chunks(sorted(codes)):
+            for row in conn.execute(
+                select(i.c.code, r.c.number, revision_name().label("name"), r.c.status)
+                .select_from(r.join(i, r.c.indicator_id == i.c.id))
+                .where(i.c.code.in_(chunk), *in_force(as_of))
+            ):
+                out[(NodeLabel.Indicator, row.code)] = RevisionProps(row.number, row.name, row.status)
+        return out
+
+    def _neighbours(
+        self, conn: Connection, frontier: Sequence[NodeRef], specs: Sequence[EdgeSpec], *, take: int
+    ) -> list[NodeRef]:
         """The first ``take`` distinct neighbours (either direction) of ``frontier`` by (label, key).
 
         One statement per relationship spec and direction, each returning only its own first
@@ -354,7 +395,7 @@ class EmbeddedGraphStore:
         for label, key in frontier:
             by_label[label].append(key)
         found: set[NodeRef] = set()
-        for spec in self._specs.edges:
+        for spec in specs:
             for near, near_key, far, far_key in (
                 (spec.start, spec.start_key, spec.end, spec.end_key),
                 (spec.end, spec.end_key, spec.start, spec.start_key),
@@ -391,12 +432,14 @@ class EmbeddedGraphStore:
                 props[(label, row.key)] = row.props
         return props
 
-    def _edges_between(self, conn: Connection, nodes: dict[NodeRef, int]) -> list[EdgeRow]:
+    def _edges_between(
+        self, conn: Connection, nodes: dict[NodeRef, int], specs: Sequence[EdgeSpec]
+    ) -> list[EdgeRow]:
         by_label: dict[NodeLabel, list[str]] = defaultdict(list)
         for label, key in nodes:
             by_label[label].append(key)
         edges: list[EdgeRow] = []
-        for spec in self._specs.edges:
+        for spec in specs:
             if spec.start in by_label and spec.end in by_label:
                 edges.extend(
                     edge_rows(
@@ -410,40 +453,113 @@ class EmbeddedGraphStore:
 
     # --- impact helpers ---------------------------------------------------------------------------
 
-    def _edition_chain(self, conn: Connection, basis_id: int) -> list[int]:
-        """Ids of every edition linked to ``basis_id`` through SUPERSEDES/AMENDS, either way."""
+    def _edition_chain(self, conn: Connection, basis_id: int, as_of: datetime | None = None) -> list[int]:
+        """Ids of every edition linked to ``basis_id`` through SUPERSEDES/AMENDS, either way; as of
+        ``as_of`` only through bases and links that existed then."""
         link = T_BASIS_LINK
+        valid: list[ColumnElement[bool]] = [link.c.relation.in_(EDITION_RELATIONS)]
+        anchor: list[ColumnElement[bool]] = [T_BASIS.c.id == basis_id]
+        if as_of is not None:
+            # A link holds from its newer (start) basis's first revision; both ends must exist.
+            valid += [basis_exists(link.c.basis_id, as_of), basis_exists(link.c.target_id, as_of)]
+            anchor.append(basis_exists(T_BASIS.c.id, as_of))
         both_ways = union_all(
-            select(link.c.basis_id.label("a"), link.c.target_id.label("b")).where(
-                link.c.relation.in_(EDITION_RELATIONS)
-            ),
-            select(link.c.target_id.label("a"), link.c.basis_id.label("b")).where(
-                link.c.relation.in_(EDITION_RELATIONS)
-            ),
+            select(link.c.basis_id.label("a"), link.c.target_id.label("b")).where(*valid),
+            select(link.c.target_id.label("a"), link.c.basis_id.label("b")).where(*valid),
         ).cte("edition_link")
         # The anchor reads the basis itself, so an unknown id gives an empty chain (→ 404);
         # UNION (not UNION ALL) stops the recursion on cycles.
-        chain = (
-            select(cast(T_BASIS.c.id, Integer).label("id"))
-            .where(T_BASIS.c.id == basis_id)
-            .cte("chain", recursive=True)
-        )
+        chain = select(cast(T_BASIS.c.id, Integer).label("id")).where(*anchor).cte("chain", recursive=True)
         chain = chain.union(
             select(both_ways.c.b).select_from(both_ways.join(chain, both_ways.c.a == chain.c.id))
         )
         return sorted(int(r[0]) for r in conn.execute(select(chain.c.id)))
 
-    def _impact_totals(self, conn: Connection, chain: list[int]) -> tuple[int, int, int]:
-        """(indicators, targets, departments) over every indicator resting on ``chain``."""
-        ib, ti, i = T_INDICATOR_BASIS, T_TARGET_INDICATOR, T_INDICATOR
-        # Materialised once, read three times (SQLite >= 3.35 and PostgreSQL >= 12 accept the hint).
+    def _impact_page(
+        self, conn: Connection, chain: list[int], *, limit: int, offset: int
+    ) -> tuple[Sequence[Any], tuple[int, int, int]]:
+        """Today's page of indicators on ``chain`` (``row_id`` = indicator id) and the totals."""
+        i, d = T_INDICATOR, T_DEPARTMENT
         affected = (
-            select(ib.c.indicator_id.label("id"))
-            .where(ib.c.legal_basis_id.in_(chain))
+            select(T_INDICATOR_BASIS.c.indicator_id.label("id"))
+            .where(T_INDICATOR_BASIS.c.legal_basis_id.in_(chain))
+            .distinct()
+        )
+        page = conn.execute(
+            select(
+                i.c.id,
+                i.c.id.label("row_id"),
+                i.c.code,
+                i.c.name,
+                i.c.status,
+                d.c.code.label("dept_code"),
+                d.c.name.label("dept_name"),
+            )
+            .select_from(i.outerjoin(d, i.c.department_id == d.c.id))
+            .where(i.c.id.in_(affected.scalar_subquery()))
+            .order_by(self._sortable(i.c.code))
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        return page, self._impact_totals(conn, affected)
+
+    def _impact_page_as_of(
+        self, conn: Connection, chain: list[int], as_of: datetime, *, limit: int, offset: int
+    ) -> tuple[Sequence[Any], tuple[int, int, int]]:
+        """The page as of ``as_of`` (``row_id`` = the revision in force) and the totals.
+
+        The revisions in force are found once (each is read from its table row, the costly part)
+        and feed both the page keys and the totals in a single statement.
+        """
+        rb, r, i, d, ti = T_REVISION_BASIS, T_REVISION, T_INDICATOR, T_DEPARTMENT, T_TARGET_INDICATOR
+        affected = (
+            select(r.c.indicator_id.label("id"), r.c.id.label("revision_id"), i.c.code, i.c.department_id)
+            .select_from(rb.join(r, r.c.id == rb.c.revision_id).join(i, i.c.id == r.c.indicator_id))
+            .where(rb.c.legal_basis_id.in_(chain), *in_force(as_of))
             .distinct()
             .cte("affected")
             .prefix_with("MATERIALIZED")
         )
+        totals = (
+            select(func.count()).select_from(affected).scalar_subquery().label("n_indicators"),
+            select(func.count(ti.c.target_id.distinct()))
+            .where(ti.c.indicator_id.in_(select(affected.c.id)))
+            .scalar_subquery()
+            .label("n_targets"),
+            select(func.count(affected.c.department_id.distinct())).scalar_subquery().label("n_departments"),
+        )
+        keys = conn.execute(
+            select(affected.c.revision_id, *totals)
+            .order_by(self._sortable(affected.c.code))
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        # Name and owner only for the page: the snapshot JSON is not parsed for 10k rows to sort them.
+        if not keys:  # past the last page: the totals still count
+            row = conn.execute(select(*totals)).one()
+            return [], (int(row[0]), int(row[1]), int(row[2]))
+        page = conn.execute(
+            select(
+                i.c.id,
+                r.c.id.label("row_id"),
+                i.c.code,
+                revision_name().label("name"),
+                r.c.status,
+                d.c.code.label("dept_code"),
+                d.c.name.label("dept_name"),
+            )
+            .select_from(r.join(i, i.c.id == r.c.indicator_id).outerjoin(d, i.c.department_id == d.c.id))
+            .where(r.c.id.in_([k.revision_id for k in keys]))
+        ).all()
+        first = keys[0]
+        return page, (int(first.n_indicators), int(first.n_targets), int(first.n_departments))
+
+    def _impact_totals(self, conn: Connection, affected_ids: Select[Any]) -> tuple[int, int, int]:
+        """(indicators, targets, departments) over the indicators of ``affected_ids`` (distinct
+        ids in a column ``id``)."""
+        ti, i = T_TARGET_INDICATOR, T_INDICATOR
+        # Materialised once, read three times (SQLite >= 3.35 and PostgreSQL >= 12 accept the hint).
+        affected = affected_ids.cte("affected").prefix_with("MATERIALIZED")
         row = conn.execute(
             select(
                 select(func.count()).select_from(affected).scalar_subquery(),
@@ -457,17 +573,21 @@ class EmbeddedGraphStore:
         ).one()
         return int(row[0]), int(row[1]), int(row[2])
 
-    def _page_bases(self, conn: Connection, ids: list[int], chain: list[int]) -> dict[int, list[BasisRef]]:
+    def _page_bases(
+        self, conn: Connection, ids: list[int], chain: list[int], *, revisions: bool
+    ) -> dict[int, list[BasisRef]]:
+        """Links to ``chain`` of the given indicators (or, with ``revisions``, indicator revisions)."""
         out: dict[int, list[BasisRef]] = defaultdict(list)
         if not ids:
             return out
-        ib = T_INDICATOR_BASIS
+        link = T_REVISION_BASIS if revisions else T_INDICATOR_BASIS
+        owner = link.c.revision_id if revisions else link.c.indicator_id
         for r in conn.execute(
-            select(ib.c.indicator_id, ib.c.legal_basis_id, ib.c.clause, T_BASIS.c.doc_no)
-            .select_from(ib.join(T_BASIS, T_BASIS.c.id == ib.c.legal_basis_id))
-            .where(ib.c.indicator_id.in_(ids), ib.c.legal_basis_id.in_(chain))
+            select(owner.label("owner"), link.c.legal_basis_id, link.c.clause, T_BASIS.c.doc_no)
+            .select_from(link.join(T_BASIS, T_BASIS.c.id == link.c.legal_basis_id))
+            .where(owner.in_(ids), link.c.legal_basis_id.in_(chain))
         ):
-            out[r.indicator_id].append(BasisRef(basis_id=r.legal_basis_id, doc_no=r.doc_no, clause=r.clause))
+            out[r.owner].append(BasisRef(basis_id=r.legal_basis_id, doc_no=r.doc_no, clause=r.clause))
         return out
 
     def _page_targets(self, conn: Connection, ids: list[int]) -> dict[int, list[TargetUse]]:
@@ -558,6 +678,29 @@ class EmbeddedGraphStore:
                 .where(and_(i.c.category_id == category_id, i.c.id != me))
             )
         return union_all(*parts)
+
+
+def in_force(as_of: datetime) -> tuple[ColumnElement[bool], ...]:
+    """``indicator_revision`` rows in force at ``as_of``: valid from before it, and the next
+    revision (which ends this one) not yet valid — the ``valid_to`` of the graph, in SQL."""
+    r, later = T_REVISION, T_REVISION.alias("later_revision")
+    as_of = utc(as_of)  # SQLite compares the stored UTC text, so the bound value must be UTC too
+    return (
+        r.c.valid_from < as_of,
+        ~exists().where(
+            later.c.indicator_id == r.c.indicator_id,
+            later.c.number == r.c.number + 1,
+            later.c.valid_from < as_of,
+        ),
+    )
+
+
+def basis_exists(basis_id: ColumnElement[Any], as_of: datetime) -> ColumnElement[bool]:
+    """The basis existed at ``as_of``: its first revision was valid before (none: always there)."""
+    first, as_of = T_BASIS_REVISION.alias("first_revision"), utc(as_of)
+    return ~exists().where(
+        first.c.legal_basis_id == basis_id, first.c.number == 1, first.c.valid_from >= as_of
+    )
 
 
 def _is_text(column: ColumnElement[Any]) -> bool:

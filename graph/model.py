@@ -8,6 +8,7 @@ integer id, so both backends compare and order them the same way.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
@@ -24,6 +25,7 @@ class NodeLabel(StrEnum):
     LegalBasis = "LegalBasis"  # legal_basis.id
     FundCategory = "FundCategory"  # a distinct value of indicator.budget_types
     Target = "Target"  # target.external_id
+    IndicatorRevision = "IndicatorRevision"  # "<indicator_revision.code>#<number>"
 
 
 class RelType(StrEnum):
@@ -40,6 +42,7 @@ class RelType(StrEnum):
     FUNDED_BY = "FUNDED_BY"
     RELATED_TO = "RELATED_TO"
     USES = "USES"
+    REVISION_OF = "REVISION_OF"
 
 
 class EntityKind(StrEnum):
@@ -91,11 +94,19 @@ EDGE_SCHEMA: Final[tuple[tuple[RelType, NodeLabel, NodeLabel], ...]] = (
     (RelType.FUNDED_BY, NodeLabel.Indicator, NodeLabel.FundCategory),
     (RelType.RELATED_TO, NodeLabel.Indicator, NodeLabel.Indicator),
     (RelType.USES, NodeLabel.Target, NodeLabel.Indicator),
+    (RelType.REVISION_OF, NodeLabel.IndicatorRevision, NodeLabel.Indicator),
+    (RelType.BASED_ON, NodeLabel.IndicatorRevision, NodeLabel.LegalBasis),
 )
+
+# The history layer: immutable revisions of indicators, with the links each one carried. These
+# nodes answer as-of queries only; the neighbourhood walk of today's graph never enters them.
+HISTORY_LABELS: Final[frozenset[NodeLabel]] = frozenset({NodeLabel.IndicatorRevision})
 
 # The properties each relationship type carries (the others carry none).
 EDGE_PROPS: Final[dict[RelType, tuple[str, ...]]] = {
     RelType.BASED_ON: ("clause",),
+    RelType.SUPERSEDES: ("valid_from",),
+    RelType.AMENDS: ("valid_from",),
     RelType.RELATED_TO: ("kind",),
     RelType.USES: ("value", "unit"),
 }
@@ -105,6 +116,25 @@ EDGE_PROPS: Final[dict[RelType, tuple[str, ...]]] = {
 EDGE_IDENTITY_PROPS: Final[dict[RelType, tuple[str, ...]]] = {RelType.RELATED_TO: ("kind",)}
 
 UNASSIGNED_DEPARTMENT: Final = "未指定部门"
+
+
+def revision_key(code: str, number: int) -> str:
+    """The key of an indicator revision node: ``"WSJK-00012#3"``."""
+    return f"{code}#{number}"
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware UTC datetime (SQLite hands back naive ones; they were written in UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def stamp(moment: datetime | None) -> str | None:
+    """A UTC instant as the graph stores it: fixed-width ISO text, so text order is time order.
+
+    Text rather than a Neo4j DateTime keeps the checksum and both stores' comparisons identical
+    (SQLite hands back naive datetimes; they were written in UTC).
+    """
+    return None if moment is None else utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def node_id(label: NodeLabel, key: str) -> str:

@@ -16,6 +16,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from neo4j import READ_ACCESS, Driver, ManagedTransaction, Record, RoutingControl
@@ -31,7 +32,7 @@ from neo4j.exceptions import (
 
 from graph import cypher
 from graph.errors import GraphError, GraphNodeNotFound, GraphUnavailable
-from graph.model import NodeLabel, RelType, node_id, parse_node_id
+from graph.model import HISTORY_LABELS, NodeLabel, RelType, node_id, parse_node_id, stamp
 from graph.projection import EdgeRow, NodeRow, checksum, count_edges, count_nodes
 from graph.results import (
     REASON_WEIGHTS,
@@ -51,6 +52,8 @@ from graph.shaping import (
     NodeRef,
     ProfileItem,
     RelatedRow,
+    RevisionProps,
+    apply_revisions,
     shape_impact,
     shape_profile,
     shape_related,
@@ -132,12 +135,17 @@ class Neo4jGraphStore:
     # --- schema and writes ------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the key constraints and the name full-text index if missing (idempotent)."""
+        """Create the key constraints, the name full-text index and the validity indexes if
+        missing (idempotent)."""
+        self._ensure_constraints()
+        for statement in cypher.SECONDARY_INDEXES:
+            self._write(statement, "creating indexes")
+        self._write(cypher.AWAIT_INDEXES, "waiting for indexes", seconds=300)
+
+    def _ensure_constraints(self) -> None:
         for label in NodeLabel:
             self._write(cypher.CREATE_KEY_CONSTRAINTS[label], "creating constraints")
         self._write(cypher.CREATE_VERSION_CONSTRAINT, "creating constraints")
-        self._write(cypher.CREATE_INDICATOR_NAME_FULLTEXT, "creating the full-text index")
-        self._write(cypher.AWAIT_INDEXES, "waiting for indexes", seconds=300)
 
     def clear(self) -> None:
         """Delete every node and relationship (batched, in auto-commit transactions)."""
@@ -145,18 +153,29 @@ class Neo4jGraphStore:
             translated_errors("clearing the graph"),
             self._driver.session(database=self._database) as session,
         ):
-            session.run(cypher.CLEAR_GRAPH).consume()
+            for statement in cypher.CLEAR_GRAPH:
+                session.run(statement).consume()
 
     def rebuild(self, nodes: Sequence[NodeRow], edges: Sequence[EdgeRow]) -> None:
-        """Replace the graph with a full projection: clear, then batched MERGE per label and type."""
-        self.ensure_schema()  # MERGE without the key constraints would scan every label
+        """Replace the graph with a full projection: clear, then batched CREATE per label and type."""
+        self._ensure_constraints()  # relationship loads MATCH their ends by key
+        self._write(cypher.AWAIT_INDEXES, "waiting for indexes", seconds=300)
+        for statement in cypher.DROP_SECONDARY_INDEXES:
+            self._write(statement, "dropping indexes")
         self.clear()
-        for label, rows in _group_nodes(nodes).items():
+
+        def load(label: NodeLabel, rows: Sequence[dict[str, Any]]) -> None:
             for batch in _batches(rows, self._batch_size):
-                self._write(cypher.MERGE_NODES[label], f"writing {label} nodes", rows=batch)
+                self._write(cypher.CREATE_NODES[label], f"writing {label} nodes", rows=batch)
+
+        # Labels touch disjoint nodes, so they load in parallel without lock waits; relationship
+        # types share end nodes (a category holds 20k IN_CATEGORY), so those go one at a time.
+        for done in [self._pool.submit(load, label, rows) for label, rows in _group_nodes(nodes).items()]:
+            done.result()
         for key, edge_rows in _group_edges(edges).items():
             for batch in _batches(edge_rows, self._batch_size):
-                self._write(cypher.MERGE_EDGES[key], f"writing {key[0]} relationships", rows=batch)
+                self._write(cypher.CREATE_EDGES[key], f"writing {key[0]} relationships", rows=batch)
+        self.ensure_schema()  # the secondary indexes, populated once from the loaded graph
         self._write(cypher.BUMP_VERSION, "recording the projection version")
 
     def apply(
@@ -166,14 +185,19 @@ class Neo4jGraphStore:
         *,
         removed_keys: Sequence[tuple[NodeLabel, str]],
         touched: Sequence[tuple[NodeLabel, str]],
+        revisions: Sequence[tuple[str, Sequence[str]]] = (),
     ) -> None:
         """Upsert changed entities in one transaction; idempotent (applying twice changes nothing).
 
         ``removed_keys`` nodes are detach-deleted; ``touched`` nodes lose every outgoing
         relationship before ``edges`` (their current outgoing ones) are merged again, so a link
-        removed in the source disappears from the graph.
+        removed in the source disappears from the graph. ``revisions`` = (indicator code, keys of
+        its revisions now): other revision nodes of that indicator are deleted.
         """
         statements: list[tuple[str, dict[str, Any]]] = []
+        # Pruning goes first: it finds revisions through REVISION_OF, which deleting the indicator removes.
+        prune = [{"code": code, "keep": list(keep)} for code, keep in revisions]
+        statements += [(cypher.PRUNE_REVISIONS, {"rows": b}) for b in _batches(prune, self._batch_size)]
         for label, keys in _group_keys(removed_keys).items():
             statements += [
                 (cypher.DELETE_NODES[label], {"keys": b}) for b in _batches(keys, self._batch_size)
@@ -237,15 +261,21 @@ class Neo4jGraphStore:
 
     # --- GraphStore -------------------------------------------------------------------------------
 
-    def neighbourhood(self, node_id: str, *, depth: int = 1, limit: int = 200) -> Subgraph:
+    def neighbourhood(
+        self, node_id: str, *, depth: int = 1, limit: int = 200, as_of: datetime | None = None
+    ) -> Subgraph:
         """See ``GraphStore.neighbourhood``."""
         check_neighbourhood_args(depth, limit)
         root = parse_node_id(node_id)
-        if root is None:
+        if root is None or root[0] in HISTORY_LABELS:
             raise GraphNodeNotFound(node_id)
         found = self._read(cypher.FIND_NODE[root[0]], "finding a node", key=root[1])
         if not found:
             raise GraphNodeNotFound(node_id)
+        at = stamp(as_of)  # compared as text in Cypher: the same fixed-width form as stored
+        if at is not None and root[0] == NodeLabel.Indicator:
+            if not self._revisions_as_of({root: found[0]["eid"]}, at):  # it did not exist yet
+                raise GraphNodeNotFound(node_id)
         eids: dict[NodeRef, str] = {root: found[0]["eid"]}
         distances: dict[NodeRef, int] = {root: 0}
         frontier = [found[0]["eid"]]
@@ -254,10 +284,11 @@ class Neo4jGraphStore:
             remaining = limit - len(distances)
             # Over-fetch by the nodes already seen (see EmbeddedGraphStore.neighbourhood).
             records = self._read(
-                cypher.NEIGHBOURS,
+                cypher.NEIGHBOURS if at is None else cypher.NEIGHBOURS_AS_OF,
                 "expanding a neighbourhood",
                 frontier=frontier,
                 take=remaining + len(distances) + 1,
+                as_of=at,
             )
             fresh: list[tuple[NodeRef, str]] = []
             for rec in records:
@@ -274,14 +305,18 @@ class Neo4jGraphStore:
                 break
         by_eid = {eid: ref for ref, eid in eids.items()}
         ids = list(by_eid)
-        props = {
+        props: Mapping[NodeRef, Mapping[str, Any]] = {
             by_eid[rec["eid"]]: dict(rec["props"])
             for rec in self._read(cypher.SUBGRAPH_NODES, "reading a neighbourhood", ids=ids)
         }
         edges = []
-        for rec in self._read(cypher.SUBGRAPH_EDGES, "reading a neighbourhood", ids=ids):
+        query = cypher.SUBGRAPH_EDGES if at is None else cypher.SUBGRAPH_EDGES_AS_OF
+        for rec in self._read(query, "reading a neighbourhood", ids=ids, as_of=at):
             (a_label, a_key), (b_label, b_key) = by_eid[rec["a"]], by_eid[rec["b"]]
             edges.append(EdgeRow(RelType(rec["type"]), a_label, a_key, b_label, b_key, dict(rec["props"])))
+        if at is not None:
+            indicators = {ref: eid for ref, eid in eids.items() if ref[0] == NodeLabel.Indicator}
+            props = apply_revisions(props, self._revisions_as_of(indicators, at))
         return shape_subgraph(
             root=root,
             depth=depth,
@@ -292,7 +327,18 @@ class Neo4jGraphStore:
             truncated=truncated,
         )
 
-    def impact(self, basis_id: int, *, limit: int = 50, offset: int = 0) -> Impact:
+    def _revisions_as_of(self, indicators: Mapping[NodeRef, str], at: str) -> dict[NodeRef, RevisionProps]:
+        """The revision in force at ``at`` of each indicator (by element id) that had one."""
+        by_eid = {eid: ref for ref, eid in indicators.items()}
+        records = self._read(cypher.REVISIONS_AS_OF, "reading revisions", ids=list(by_eid), as_of=at)
+        return {
+            by_eid[rec["eid"]]: RevisionProps(number=rec["number"], name=rec["name"], status=rec["status"])
+            for rec in records
+        }
+
+    def impact(
+        self, basis_id: int, *, limit: int = 50, offset: int = 0, as_of: datetime | None = None
+    ) -> Impact:
         """See ``GraphStore.impact``.
 
         The department and target totals expand every affected indicator (10k for a national
@@ -301,18 +347,19 @@ class Neo4jGraphStore:
         On a miss they are counted on a second connection while the page is read.
         """
         check_page_args(limit, offset)
-        key = str(basis_id)
+        key, at = str(basis_id), stamp(as_of)
         guessed_version = self._seen_version
-        cached = self._cache_get(key, guessed_version)
-        pending = self._pool.submit(self._impact_totals, key) if cached is None else None
+        cached = self._cache_get(key, guessed_version, at)
+        pending = self._pool.submit(self._impact_totals, key, at) if cached is None else None
         try:
             found = self._read(
-                cypher.IMPACT_PAGE,
+                cypher.IMPACT_PAGE if at is None else cypher.IMPACT_PAGE_AS_OF,
                 "reading an impact",
                 key=key,
                 offset=offset,
                 limit=limit,
                 per_indicator=TARGETS_PER_INDICATOR,
+                as_of=at,
             )
         finally:
             counted = pending.result() if pending is not None else None
@@ -326,7 +373,7 @@ class Neo4jGraphStore:
         elif version == guessed_version and cached is not None:
             totals = cached
         else:  # a write landed since the guess: count at the new version
-            totals = self._cache_get(key, version) or self._impact_totals(key)[1]
+            totals = self._cache_get(key, version, at) or self._impact_totals(key, at)[1]
         editions = [
             BasisEdition(
                 id=int(e["key"]),
@@ -370,25 +417,28 @@ class Neo4jGraphStore:
             offset=offset,
         )
 
-    def _impact_totals(self, key: str) -> tuple[str | None, tuple[int, int]]:
-        """(version, (targets, departments)) of the chain of basis ``key``; cached when versioned."""
-        records = self._read(cypher.IMPACT_TOTALS, "counting an impact", key=key)
+    def _impact_totals(self, key: str, at: str | None = None) -> tuple[str | None, tuple[int, int]]:
+        """(version, (targets, departments)) of the chain of basis ``key`` (as of ``at``); cached
+        when versioned."""
+        query = cypher.IMPACT_TOTALS if at is None else cypher.IMPACT_TOTALS_AS_OF
+        records = self._read(query, "counting an impact", key=key, as_of=at)
         counts = {rec["type"]: rec["n"] for rec in records}
         version: str | None = records[0]["version"] if records else None
         totals = (counts.get(RelType.USES.value, 0), counts.get(RelType.OWNED_BY.value, 0))
         if version is not None and self._cache_size > 0:
+            entry = (_cache_key(key, at), version)
             with self._cache_lock:
-                self._cache[(key, version)] = totals
-                self._cache.move_to_end((key, version))
+                self._cache[entry] = totals
+                self._cache.move_to_end(entry)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return version, totals
 
-    def _cache_get(self, key: str, version: str | None) -> tuple[int, int] | None:
+    def _cache_get(self, key: str, version: str | None, at: str | None) -> tuple[int, int] | None:
         if version is None:
             return None
         with self._cache_lock:
-            return self._cache.get((key, version))
+            return self._cache.get((_cache_key(key, at), version))
 
     def department_profile(self, code: str) -> DepartmentProfile:
         """See ``GraphStore.department_profile``."""
@@ -447,6 +497,11 @@ class Neo4jGraphStore:
             self._driver.session(database=self._database, default_access_mode=READ_ACCESS) as session,
         ):
             session.run(cypher.PING).consume()
+
+
+def _cache_key(key: str, at: str | None) -> str:
+    # As-of totals are cached per instant: a date asked once a day repeats the same instant.
+    return key if at is None else f"{key}@{at}"
 
 
 def _group_nodes(nodes: Iterable[NodeRow]) -> dict[NodeLabel, list[dict[str, Any]]]:

@@ -16,10 +16,22 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, Table, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    FromClause,
+    Select,
+    String,
+    Table,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
-from graph.model import ENTITY_LABELS, INTEGER_KEYED, EntityKind, NodeLabel, RelType
+from graph.model import ENTITY_LABELS, HISTORY_LABELS, INTEGER_KEYED, EntityKind, NodeLabel, RelType, stamp
 from service.models import metadata
 
 # Tables are taken from the shared metadata so the projection follows service/models.py.
@@ -37,6 +49,9 @@ T_INDICATOR_GOAL: Table = metadata.tables["indicator_goal"]
 T_RELATION: Table = metadata.tables["indicator_relation"]
 T_TARGET: Table = metadata.tables["target"]
 T_TARGET_INDICATOR: Table = metadata.tables["target_indicator"]
+T_REVISION: Table = metadata.tables["indicator_revision"]
+T_REVISION_BASIS: Table = metadata.tables["indicator_revision_basis"]
+T_BASIS_REVISION: Table = metadata.tables["legal_basis_revision"]
 T_OUTBOX: Table = metadata.tables["outbox_event"]
 T_SYNC_STATE: Table = metadata.tables["graph_sync_state"]
 
@@ -71,6 +86,8 @@ class NodeSpec:
     key: ColumnElement[Any]
     props: tuple[tuple[str, ColumnElement[Any]], ...]
     source: tuple[FromClause, ...]
+    owner: ColumnElement[Any] | None = None
+    """History nodes are read by their owning entity's key (an indicator code), not their own."""
 
     def select(self) -> Select[Any]:
         return select(self.key, *(col for _, col in self.props)).select_from(*self.source)
@@ -95,6 +112,7 @@ class EdgeSpec:
     order: tuple[ColumnElement[Any], ...] = ()
     distinct: bool = False
     dedupe: bool = False
+    owner: ColumnElement[Any] | None = None
 
     def select(self) -> Select[Any]:
         stmt = select(self.start_key, self.end_key, *(col for _, col in self.props)).select_from(*self.source)
@@ -117,6 +135,10 @@ class GraphSpecs:
     def edges_from(self, label: NodeLabel) -> list[EdgeSpec]:
         return [e for e in self.edges if e.start == label]
 
+    def walkable(self) -> list[EdgeSpec]:
+        """Today's graph: every relationship outside the history layer (see ``HISTORY_LABELS``)."""
+        return [e for e in self.edges if e.start not in HISTORY_LABELS and e.end not in HISTORY_LABELS]
+
     def edges_to(self, label: NodeLabel) -> list[EdgeSpec]:
         return [e for e in self.edges if e.end == label]
 
@@ -126,6 +148,26 @@ class GraphSpecs:
 
 def _named(table: Table, *names: str) -> tuple[tuple[str, ColumnElement[Any]], ...]:
     return tuple((name, table.c[name]) for name in names)
+
+
+def first_basis_revision(name: str) -> FromClause:
+    """Revision 1 of each legal basis: a basis exists from its ``valid_from``."""
+    return T_BASIS_REVISION.alias(name)
+
+
+def revision_key() -> ColumnElement[Any]:
+    """``code#number`` of an ``indicator_revision`` row (``graph.model.revision_key`` in SQL)."""
+    return T_REVISION.c.code.concat("#").concat(cast(T_REVISION.c.number, String))
+
+
+def revision_name() -> ColumnElement[Any]:
+    """The indicator's name as the revision's snapshot recorded it."""
+    name: ColumnElement[Any] = T_REVISION.c.snapshot["name"].as_string()
+    return name
+
+
+# Instants travel as text (``graph.model.stamp``); these property names are converted on read.
+STAMPED = frozenset({"valid_from", "valid_to"})
 
 
 def fund_values(dialect: str) -> FromClause:
@@ -145,6 +187,13 @@ def specs_for(dialect: str) -> GraphSpecs:
     rel_from, rel_to = i.alias("rel_from"), i.alias("rel_to")
     fund = fund_values(dialect)
     node = NodeLabel
+    # Two aliases of the same table: one dates the basis node, the other its outgoing links.
+    first_basis, link_basis = first_basis_revision("first_basis"), first_basis_revision("link_basis")
+    r, rb = T_REVISION, T_REVISION_BASIS
+    # A revision holds until the next one's valid_from (no stored valid_to).
+    valid_to = func.lead(r.c.valid_from, type_=DateTime(timezone=True)).over(
+        partition_by=r.c.indicator_id, order_by=r.c.number
+    )
     nodes = {
         node.Indicator: NodeSpec(node.Indicator, i.c.code, _named(i, "name", "kind", "status"), (i,)),
         node.Category: NodeSpec(node.Category, c.c.id, _named(c, "name", "level", "framework"), (c,)),
@@ -153,13 +202,39 @@ def specs_for(dialect: str) -> GraphSpecs:
         node.Duty: NodeSpec(node.Duty, T_DUTY.c.id, _named(T_DUTY, "name"), (T_DUTY,)),
         node.StrategicGoal: NodeSpec(node.StrategicGoal, T_GOAL.c.id, _named(T_GOAL, "name"), (T_GOAL,)),
         node.LegalBasis: NodeSpec(
-            node.LegalBasis, T_BASIS.c.id, _named(T_BASIS, "doc_no", "title", "kind", "status"), (T_BASIS,)
+            node.LegalBasis,
+            T_BASIS.c.id,
+            (*_named(T_BASIS, "doc_no", "title", "kind", "status"), ("valid_from", first_basis.c.valid_from)),
+            (
+                T_BASIS.outerjoin(
+                    first_basis, (first_basis.c.legal_basis_id == T_BASIS.c.id) & (first_basis.c.number == 1)
+                ),
+            ),
         ),
         node.Target: NodeSpec(
             node.Target, T_TARGET.c.external_id, _named(T_TARGET, "fiscal_year", "project"), (T_TARGET,)
         ),
+        # Keyed "CODE#n" rather than by revision id, so a key reads the same in both stores and logs.
+        node.IndicatorRevision: NodeSpec(
+            node.IndicatorRevision,
+            revision_key(),
+            (
+                *_named(r, "code", "number"),
+                ("name", revision_name()),
+                *_named(r, "status", "valid_from"),
+                ("valid_to", valid_to),
+                ("change", r.c.change),
+            ),
+            (r,),
+            owner=r.c.code,
+        ),
     }
     rel = RelType
+    # An edition link holds from when its newer (start) basis does.
+    link_from = T_BASIS_LINK.outerjoin(
+        link_basis, (link_basis.c.legal_basis_id == T_BASIS_LINK.c.basis_id) & (link_basis.c.number == 1)
+    )
+    link_props = (("valid_from", link_basis.c.valid_from),)
     edges = (
         EdgeSpec(rel.IN_CATEGORY, node.Indicator, node.Category, i.c.code, i.c.category_id, (i,)),
         EdgeSpec(rel.CHILD_OF, node.Category, node.Category, c.c.id, c.c.parent_id, (c,), where=(c.c.parent_id.is_not(None),)),
@@ -200,11 +275,11 @@ def specs_for(dialect: str) -> GraphSpecs:
         ),
         EdgeSpec(
             rel.SUPERSEDES, node.LegalBasis, node.LegalBasis, T_BASIS_LINK.c.basis_id, T_BASIS_LINK.c.target_id,
-            (T_BASIS_LINK,), where=(T_BASIS_LINK.c.relation == "supersedes",),
+            (link_from,), where=(T_BASIS_LINK.c.relation == "supersedes",), props=link_props,
         ),
         EdgeSpec(
             rel.AMENDS, node.LegalBasis, node.LegalBasis, T_BASIS_LINK.c.basis_id, T_BASIS_LINK.c.target_id,
-            (T_BASIS_LINK,), where=(T_BASIS_LINK.c.relation == "amends",),
+            (link_from,), where=(T_BASIS_LINK.c.relation == "amends",), props=link_props,
         ),
         EdgeSpec(
             rel.FUNDED_BY, node.Indicator, node.FundCategory, i.c.code, fund.c.value, (i.join(fund, true()),),
@@ -232,6 +307,14 @@ def specs_for(dialect: str) -> GraphSpecs:
             order=(T_TARGET_INDICATOR.c.id,),
             dedupe=True,
         ),
+        EdgeSpec(
+            rel.REVISION_OF, node.IndicatorRevision, node.Indicator, revision_key(), i.c.code,
+            (r.join(i, r.c.indicator_id == i.c.id),), owner=r.c.code,
+        ),
+        EdgeSpec(
+            rel.BASED_ON, node.IndicatorRevision, node.LegalBasis, revision_key(), rb.c.legal_basis_id,
+            (rb.join(r, rb.c.revision_id == r.c.id),), props=_named(rb, "clause"), owner=r.c.code,
+        ),
     )  # fmt: skip
     return GraphSpecs(nodes=nodes, edges=edges)
 
@@ -252,15 +335,31 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def _props(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    props = dict(zip(names, values, strict=True))
+    for name in STAMPED.intersection(props):
+        props[name] = stamp(props[name])
+    return props
+
+
 def node_rows(
-    conn: Connection | Session, spec: NodeSpec, *, keys: Sequence[str] | None = None
+    conn: Connection | Session,
+    spec: NodeSpec,
+    *,
+    keys: Sequence[str] | None = None,
+    owners: Sequence[str] | None = None,
 ) -> list[NodeRow]:
-    """The nodes of one label, all of them or those with the given keys."""
+    """The nodes of one label: all, those with the given keys, or those of the given owners."""
     names = [name for name, _ in spec.props]
     out: list[NodeRow] = []
-    for stmt in _filtered(spec.select(), spec.key, spec.label, keys):
+    if owners is not None:
+        assert spec.owner is not None, f"{spec.label} nodes have no owner"
+        stmts = [spec.select().where(spec.owner.in_(chunk)) for chunk in chunks(list(owners))]
+    else:
+        stmts = list(_filtered(spec.select(), spec.key, spec.label, keys))
+    for stmt in stmts:
         for row in conn.execute(stmt):
-            out.append(NodeRow(spec.label, _str(row[0]), dict(zip(names, row[1:], strict=True))))
+            out.append(NodeRow(spec.label, _str(row[0]), _props(names, row[1:])))
     return out
 
 
@@ -270,12 +369,18 @@ def edge_rows(
     *,
     start_keys: Sequence[str] | None = None,
     end_keys: Sequence[str] | None = None,
+    owners: Sequence[str] | None = None,
 ) -> list[EdgeRow]:
-    """One relationship's rows, optionally only those starting (and/or ending) at given keys."""
+    """One relationship's rows, optionally only those starting (and/or ending) at given keys, or
+    those whose start node belongs to the given owners (history edges)."""
     names = [name for name, _ in spec.props]
     out: list[EdgeRow] = []
     seen: set[tuple[str, str]] = set()
     stmts: Iterable[Select[Any]] = [spec.select()]
+    if owners is not None:
+        assert spec.owner is not None, f"{spec.type} relationships have no owner"
+        owner = spec.owner
+        stmts = [s.where(owner.in_(chunk)) for s in stmts for chunk in chunks(list(owners))]
     if start_keys is not None:
         stmts = (s for base in stmts for s in _filtered(base, spec.start_key, spec.start, start_keys))
     if end_keys is not None:
@@ -289,9 +394,7 @@ def edge_rows(
                 if (start, end) in seen:
                     continue
                 seen.add((start, end))
-            out.append(
-                EdgeRow(spec.type, spec.start, start, spec.end, end, dict(zip(names, row[2:], strict=True)))
-            )
+            out.append(EdgeRow(spec.type, spec.start, start, spec.end, end, _props(names, row[2:])))
     return out
 
 
@@ -344,6 +447,9 @@ class EntityProjection:
     touched: list[tuple[NodeLabel, str]] = field(default_factory=list)
     removed: list[tuple[NodeLabel, str]] = field(default_factory=list)
     unknown: list[tuple[str, str]] = field(default_factory=list)
+    revisions: list[tuple[str, list[str]]] = field(default_factory=list)
+    """(indicator code, keys of its revisions now) for every indicator event: revision nodes of
+    that code not listed are pruned (none, normally: revisions are append-only)."""
 
 
 def read_entities(conn: Connection | Session, refs: Sequence[tuple[str, str]]) -> EntityProjection:
@@ -369,8 +475,28 @@ def read_entities(conn: Connection | Session, refs: Sequence[tuple[str, str]]) -
         if present:
             for spec in specs.edges_from(label):
                 result.edges.extend(edge_rows(conn, spec, start_keys=present))
+        if label == NodeLabel.Indicator:
+            _read_revisions(conn, specs, keys, result)
     result.nodes.extend(fund_nodes(result.edges))
     return result
+
+
+def _read_revisions(
+    conn: Connection | Session, specs: GraphSpecs, codes: Sequence[str], result: EntityProjection
+) -> None:
+    """Every revision of the indicators ``codes`` (a new one changes its predecessor's
+    ``valid_to``) with their outgoing relationships; revisions are few per indicator."""
+    label = NodeLabel.IndicatorRevision
+    found = node_rows(conn, specs.nodes[label], owners=codes)
+    result.nodes.extend(found)
+    result.touched.extend((label, n.key) for n in found)
+    by_code: dict[str, list[str]] = {code: [] for code in codes}
+    for n in found:
+        by_code.setdefault(n.props["code"], []).append(n.key)
+    # Codes without revisions still get an entry: the projector then prunes every revision node.
+    result.revisions.extend((code, sorted(keys)) for code, keys in by_code.items())
+    for spec in specs.edges_from(label):
+        result.edges.extend(edge_rows(conn, spec, owners=codes))
 
 
 # --- checksum and counts -------------------------------------------------------------------------

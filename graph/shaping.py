@@ -83,6 +83,26 @@ def shape_subgraph(
     )
 
 
+@dataclass(frozen=True)
+class RevisionProps:
+    """What an indicator's revision in force at some time said about it."""
+
+    number: int
+    name: str | None
+    status: str | None
+
+
+def apply_revisions(
+    props: Mapping[NodeRef, Mapping[str, Any]], revisions: Mapping[NodeRef, RevisionProps]
+) -> dict[NodeRef, Mapping[str, Any]]:
+    """Indicator properties as of a time: name and status of the revision then in force, and its
+    number as ``revision``; indicators created later keep today's properties."""
+    out = dict(props)
+    for ref, rev in revisions.items():
+        out[ref] = {**props.get(ref, {}), "name": rev.name, "status": rev.status, "revision": rev.number}
+    return out
+
+
 def _canonical(props: Mapping[str, Any]) -> str:
     return json.dumps(props, ensure_ascii=False, sort_keys=True)
 

@@ -6,6 +6,7 @@ equal data; the routes depend only on this protocol.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, Protocol, runtime_checkable
 
 from graph.errors import InvalidGraphQuery
@@ -23,17 +24,33 @@ TARGETS_PER_INDICATOR: Final = 20
 class GraphStore(Protocol):
     """Read queries over the knowledge graph."""
 
-    def neighbourhood(self, node_id: str, *, depth: int = 1, limit: int = 200) -> Subgraph:
+    def neighbourhood(
+        self, node_id: str, *, depth: int = 1, limit: int = 200, as_of: datetime | None = None
+    ) -> Subgraph:
         """Nodes within ``depth`` (1..3) hops of ``node_id`` ("Indicator:WSJK-00012"), at most
-        ``limit`` nodes (root included) in (distance, label, key) order.
+        ``limit`` nodes (root included) in (distance, label, key) order. Revision nodes (the
+        history layer) are never part of it.
 
-        Raises ``GraphNodeNotFound`` for an unknown node, ``InvalidGraphQuery`` for bad bounds.
+        With ``as_of`` (an instant: the state just before it) BASED_ON comes from each indicator's
+        revision in force then, and Indicator nodes show that revision's ``name``, ``status`` and
+        number (``revision``); indicators created later keep today's properties, and every other
+        relationship type and label is as today. An Indicator root that did not exist yet is
+        not found. Raises ``GraphNodeNotFound`` for an unknown node, ``InvalidGraphQuery`` for
+        bad bounds.
         """
         ...
 
-    def impact(self, basis_id: int, *, limit: int = 50, offset: int = 0) -> Impact:
+    def impact(
+        self, basis_id: int, *, limit: int = 50, offset: int = 0, as_of: datetime | None = None
+    ) -> Impact:
         """Indicators resting on any edition of the basis's chain (SUPERSEDES/AMENDS, both ways),
-        one page by code grouped by department, with the targets using them and totals."""
+        one page by code grouped by department, with the targets using them and totals.
+
+        With ``as_of``: the chain of bases and links that existed then (valid_from before it;
+        rows without revisions always count), and the indicators whose revision in force then
+        rested on it, with that revision's name, status and clauses. Editions show today's
+        record, owners and targets are today's. A basis that did not exist yet is not found.
+        """
         ...
 
     def department_profile(self, code: str) -> DepartmentProfile:

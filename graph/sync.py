@@ -150,7 +150,13 @@ class GraphProjector:
             changed = read_entities(conn, refs)
         for kind, key in changed.unknown:
             log.warning("skipping outbox event for unknown entity kind %r (key %r)", kind, key)
-        self._store.apply(changed.nodes, changed.edges, removed_keys=changed.removed, touched=changed.touched)
+        self._store.apply(
+            changed.nodes,
+            changed.edges,
+            removed_keys=changed.removed,
+            touched=changed.touched,
+            revisions=changed.revisions,
+        )
         self._advance(events[-1].id)
         log.debug("applied %d outbox events (%d entities) up to %d", len(events), len(refs), events[-1].id)
         return len(events)

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from graph.results import DepartmentProfile, Impact, RelatedIndicator, Subgraph
+from service.deps import SessionDep
 from service.errors import problem_responses
 from service.knowledge.runtime import GraphRuntime
+from service.knowledge.service import as_of_instant
 
 router = APIRouter(prefix="/v1", tags=["graph"])
 
@@ -19,6 +21,14 @@ def get_graph(request: Request) -> GraphRuntime:
 
 
 GraphDep = Annotated[GraphRuntime, Depends(get_graph)]
+AsOfParam = Annotated[
+    str | None,
+    Query(max_length=10, description="YYYY-MM-DD: the graph as it stood at the end of that day"),
+]
+ReleaseParam = Annotated[
+    str | None,
+    Query(max_length=64, description="name of a published release: the graph as of its effective date"),
+]
 
 
 @router.get(
@@ -31,11 +41,19 @@ def neighbourhood(
     graph: GraphDep,
     response: Response,
     node: Annotated[str, Query(description="<Label>:<key>, e.g. Indicator:WSJK-00012", max_length=200)],
+    session: SessionDep,
     depth: Annotated[int, Query(ge=1, le=3)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    as_of: AsOfParam = None,
+    release: ReleaseParam = None,
 ) -> Subgraph:
-    """Nodes and edges around one node, capped, for drawing."""
-    result, backend = graph.read(lambda g: g.neighbourhood(node, depth=depth, limit=limit))
+    """Nodes and edges around one node, capped, for drawing.
+
+    With ``as_of`` or ``release``, BASED_ON links and indicator names/status are those of the
+    revisions in force then; other relationships are today's.
+    """
+    at = as_of_instant(session, as_of=as_of, release=release)
+    result, backend = graph.read(lambda g: g.neighbourhood(node, depth=depth, limit=limit, as_of=at))
     response.headers["X-Graph-Backend"] = backend
     return result
 
@@ -50,11 +68,19 @@ def impact(
     basis_id: int,
     graph: GraphDep,
     response: Response,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    as_of: AsOfParam = None,
+    release: ReleaseParam = None,
 ) -> Impact:
-    """Indicators resting on this basis or any edition of its chain, by department, with their targets."""
-    result, backend = graph.read(lambda g: g.impact(basis_id, limit=limit, offset=offset))
+    """Indicators resting on this basis or any edition of its chain, by department, with their targets.
+
+    With ``as_of`` or ``release``: the chain as it existed then and the indicators whose revision
+    in force then rested on it, with that revision's name, status and clauses.
+    """
+    at = as_of_instant(session, as_of=as_of, release=release)
+    result, backend = graph.read(lambda g: g.impact(basis_id, limit=limit, offset=offset, as_of=at))
     response.headers["X-Graph-Backend"] = backend
     return result
 

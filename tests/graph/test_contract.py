@@ -9,7 +9,7 @@ import pytest
 
 from graph.embedded import EmbeddedGraphStore
 from graph.errors import GraphNodeNotFound, InvalidGraphQuery
-from graph.model import NodeLabel, RelType, node_id
+from graph.model import HISTORY_LABELS, NodeLabel, RelType, node_id
 from graph.neo4j_store import Neo4jGraphStore
 from graph.projection import EdgeRow, NodeRow, checksum, count_edges, count_nodes, read_all
 from graph.results import REASON_WEIGHTS, Impact, ImpactIndicator, ReasonKind
@@ -31,9 +31,12 @@ ROOT = "Indicator:SL-00003"
 def bfs(
     nodes: list[NodeRow], edges: list[EdgeRow], root: str, *, depth: int, limit: int
 ) -> tuple[dict[str, int], bool]:
-    """The reference neighbourhood: BFS over the full projection, levels in (label, key) order."""
+    """The reference neighbourhood: BFS over the full projection without the history layer,
+    levels in (label, key) order."""
     adjacent: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     for e in edges:
+        if e.from_label in HISTORY_LABELS or e.to_label in HISTORY_LABELS:
+            continue
         a, b = (e.from_label.value, e.from_key), (e.to_label.value, e.to_key)
         adjacent[a].add(b)
         adjacent[b].add(a)

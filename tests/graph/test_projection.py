@@ -13,7 +13,16 @@ from sqlalchemy import func, insert, select, update
 from graph.embedded import EmbeddedGraphStore
 from graph.errors import GraphUnavailable
 from graph.factory import open_graph_store
-from graph.model import EDGE_PROPS, EDGE_SCHEMA, ENTITY_LABELS, EntityKind, NodeLabel, RelType, parse_node_id
+from graph.model import (
+    EDGE_PROPS,
+    EDGE_SCHEMA,
+    ENTITY_LABELS,
+    HISTORY_LABELS,
+    EntityKind,
+    NodeLabel,
+    RelType,
+    parse_node_id,
+)
 from graph.neo4j_store import Neo4jGraphStore
 from graph.projection import (
     T_OUTBOX,
@@ -87,7 +96,10 @@ def test_reading_every_entity_gives_the_full_projection(catalogue: Catalogue) ->
         engine.dispose()
 
     assert checksum(changed.nodes, changed.edges) == checksum(nodes, edges)
-    assert len(changed.touched) == len(refs)
+    revisions = [(n.label, n.key) for n in nodes if n.label == NodeLabel.IndicatorRevision]
+    assert revisions  # the seed records a first revision of every indicator
+    assert len(changed.touched) == len(refs) + len(revisions)
+    assert ("NOPE-1", []) in changed.revisions  # an indicator that is gone keeps no revision node
     assert changed.removed == [(NodeLabel.Indicator, "NOPE-1"), (NodeLabel.Duty, "x")]
     assert changed.unknown == [("planet", "1")]
     assert {e.type for e in edges} == set(RelType)  # the catalogue exercises every relationship
@@ -107,8 +119,10 @@ class RecordingStore:
         *,
         removed_keys: Sequence[tuple[NodeLabel, str]],
         touched: Sequence[tuple[NodeLabel, str]],
+        revisions: Sequence[tuple[str, Sequence[str]]] = (),
     ) -> None:
-        self.applied.append([*touched, *removed_keys])
+        # The outbox order is what is checked here; revision nodes ride along with their indicator.
+        self.applied.append([ref for ref in [*touched, *removed_keys] if ref[0] not in HISTORY_LABELS])
 
 
 def test_a_recent_hole_in_the_outbox_is_waited_for(fresh_catalogue: Catalogue) -> None:

@@ -31,6 +31,8 @@ from graph.projection import (
     T_INDICATOR_DUTY,
     T_OUTBOX,
     T_RELATION,
+    T_REVISION,
+    T_REVISION_BASIS,
     T_SECTOR,
     T_SYNC_STATE,
     T_TARGET,
@@ -170,6 +172,10 @@ def change_everything(engine: Engine, cat: Catalogue) -> None:
         conn.execute(delete(T_TARGET).where(T_TARGET.c.id == target))
         (gone,) = ids(conn, T_INDICATOR, T_INDICATOR.c.code, "WSJK-00010")
         conn.execute(delete(T_INDICATOR_BASIS).where(T_INDICATOR_BASIS.c.indicator_id == gone))
+        # Its history goes too (an erased row, unlike a retired one): the graph drops its revisions.
+        revisions = select(T_REVISION.c.id).where(T_REVISION.c.indicator_id == gone)
+        conn.execute(delete(T_REVISION_BASIS).where(T_REVISION_BASIS.c.revision_id.in_(revisions)))
+        conn.execute(delete(T_REVISION).where(T_REVISION.c.indicator_id == gone))
         conn.execute(delete(T_INDICATOR).where(T_INDICATOR.c.id == gone))
         conn.execute(delete(T_INDICATOR_DUTY).where(T_INDICATOR_DUTY.c.duty_id == cat.duties["resources"]))
         conn.execute(delete(T_DUTY).where(T_DUTY.c.id == cat.duties["resources"]))
@@ -269,7 +275,13 @@ class TestProjection:
         with engine.connect() as conn:
             batch = read_entities(conn, refs)
         for _ in range(2):
-            neo4j_store.apply(batch.nodes, batch.edges, removed_keys=batch.removed, touched=batch.touched)
+            neo4j_store.apply(
+                batch.nodes,
+                batch.edges,
+                removed_keys=batch.removed,
+                touched=batch.touched,
+                revisions=batch.revisions,
+            )
             assert_in_sync(engine, neo4j_store)
 
     def test_cached_impact_totals_follow_the_projection(
