@@ -270,6 +270,8 @@ class IndicatorRevision(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("indicator_id", "number", name="uq_indicator_revision_indicator_number"),
         Index("ix_indicator_revision_indicator_valid", "indicator_id", "valid_from", "number"),
+        # Covering index for as-of graph walks, which reach revisions by id (rows carry big snapshots).
+        Index("ix_indicator_revision_id_validity", "id", "indicator_id", "number", "valid_from"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

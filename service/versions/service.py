@@ -265,10 +265,17 @@ def record_bases(
 def backfill(session: Session) -> int:
     """First revisions for rows written before revisions existed (an upgraded database)."""
     prov = Provenance(reason="history starts: recorded when versioning was introduced", author="system")
+    from service.outbox.service import Entity, record
+
     ids = repo.unrecorded_indicator_ids(session)
     for start in range(0, len(ids), 5000):
-        record_indicators(session, ids[start : start + 5000], prov)
-    record_bases(session, repo.unrecorded_basis_ids(session), prov)
+        chunk = ids[start : start + 5000]
+        record_indicators(session, chunk, prov)
+        # The graph projects revisions with their indicator: announce them, so Neo4j needs no rebuild.
+        record(session, Entity.indicator, [row.code for row in repo.indicator_rows(session, chunk)])
+    bases = repo.unrecorded_basis_ids(session)
+    record_bases(session, bases, prov)
+    record(session, Entity.legal_basis, bases)
     return len(ids)
 
 

@@ -136,6 +136,9 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_indicator_revision_indicator_valid", ["indicator_id", "valid_from", "number"], unique=False
         )
+        batch_op.create_index(
+            "ix_indicator_revision_id_validity", ["id", "indicator_id", "number", "valid_from"], unique=False
+        )
 
     op.create_table(
         "indicator_revision_basis",
@@ -240,6 +243,7 @@ def downgrade() -> None:
 
     op.drop_table("legal_basis_revision")
     with op.batch_alter_table("indicator_revision", schema=None) as batch_op:
+        batch_op.drop_index("ix_indicator_revision_id_validity")
         batch_op.drop_index("ix_indicator_revision_indicator_valid")
         batch_op.drop_index(batch_op.f("ix_indicator_revision_change_set_id"))
 
