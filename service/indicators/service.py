@@ -569,10 +569,8 @@ class SearchParams:
     cursor: str | None = None
 
 
-def search(session: Session, index: SearchIndex, params: SearchParams) -> IndicatorPage:
-    """Full-text and faceted search; rows are read fresh from the database for the page."""
-    refresh_index(session, index)
-    refs = Refs(session)
+def search_filters(refs: Refs, params: SearchParams) -> dict[str, list[str]]:
+    """The index filters a search asks for (today's catalogue and the past alike)."""
     filters: dict[str, list[str]] = {}
     for key in ("kind", "level1", "level2", "category", "basis", "status"):
         vals = getattr(params, key)
@@ -589,6 +587,14 @@ def search(session: Session, index: SearchIndex, params: SearchParams) -> Indica
     if "status" not in filters:
         # Retired indicators stay readable by code but do not clutter search unless asked for.
         filters["status"] = [s.value for s in IndicatorStatus if s != IndicatorStatus.retired]
+    return filters
+
+
+def search(session: Session, index: SearchIndex, params: SearchParams) -> IndicatorPage:
+    """Full-text and faceted search; rows are read fresh from the database for the page."""
+    refresh_index(session, index)
+    refs = Refs(session)
+    filters = search_filters(refs, params)
     try:
         page = index.search(params.q, filters=filters, limit=params.limit, cursor=params.cursor)
     except ValueError as exc:

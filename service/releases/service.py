@@ -23,11 +23,10 @@ from typing import Any
 from sqlmodel import Session
 
 from service.changes.service import Event, EventType, emit
-from service.domain import IndicatorStatus
 from service.errors import Conflict, FieldError, ValidationFailed
 from service.indicators import repository as indicator_repo
 from service.indicators.schemas import IndicatorOut, IndicatorPage
-from service.indicators.service import SearchParams
+from service.indicators.service import SearchParams, search_filters
 from service.models import IndicatorRevision, Release
 from service.releases import repository as repo
 from service.releases.schemas import (
@@ -360,25 +359,6 @@ def _build_past_index(
     return PastIndex(index=index, revision_ids={code: rid for rid, code, _ in rows})
 
 
-def _filters(refs: Refs, params: SearchParams) -> dict[str, list[str]]:
-    """The filters of a search, as ``indicators.service.search`` reads them (names for codes, no retired)."""
-    filters: dict[str, list[str]] = {}
-    for key in ("kind", "level1", "level2", "category", "basis", "status"):
-        vals = getattr(params, key)
-        if vals:
-            filters[key] = vals
-    if params.sector:
-        filters["sector"] = [refs.sector_name(refs.sector_id(s, create=False)) or s for s in params.sector]
-    if params.department:
-        filters["department"] = [
-            refs.departments[d].name if (d := refs.department_id(s, create=False)) else s
-            for s in params.department
-        ]
-    if "status" not in filters:
-        filters["status"] = [s.value for s in IndicatorStatus if s != IndicatorStatus.retired]
-    return filters
-
-
 def search_past(
     session: Session,
     live: SearchIndex,
@@ -398,7 +378,7 @@ def search_past(
     past = cache.get_or_build(key, lambda: _build_past_index(session, live, release=release, as_of=as_of))
     try:
         page = past.index.search(
-            params.q, filters=_filters(Refs(session), params), limit=params.limit, cursor=params.cursor
+            params.q, filters=search_filters(Refs(session), params), limit=params.limit, cursor=params.cursor
         )
     except ValueError as exc:
         raise ValidationFailed(str(exc), errors=[FieldError(field="cursor", message=str(exc))]) from exc
