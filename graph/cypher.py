@@ -176,10 +176,10 @@ CALL (n) {{
   MATCH (n)-[x]-(m) WHERE NOT m:IndicatorRevision AND type(x) <> 'BASED_ON'
   RETURN m
   UNION
-  MATCH (n:Indicator)<-[:REVISION_OF]-(r:IndicatorRevision)-[:BASED_ON]->(m:LegalBasis) WHERE {IN_FORCE}
+  MATCH (n:Indicator)<-[:REVISION_OF]-(r:IndicatorRevision)-[:WAS_BASED_ON]->(m:LegalBasis) WHERE {IN_FORCE}
   RETURN m
   UNION
-  MATCH (n:LegalBasis)<-[:BASED_ON]-(r:IndicatorRevision)-[:REVISION_OF]->(m:Indicator) WHERE {IN_FORCE}
+  MATCH (n:LegalBasis)<-[:WAS_BASED_ON]-(r:IndicatorRevision)-[:REVISION_OF]->(m:Indicator) WHERE {IN_FORCE}
   RETURN m
 }}
 WITH DISTINCT m
@@ -205,9 +205,9 @@ SUBGRAPH_EDGES_AS_OF: Final = f"""
 MATCH (a)-[r]->(b) WHERE elementId(a) IN $ids AND elementId(b) IN $ids AND type(r) <> 'BASED_ON'
 RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, properties(r) AS props
 UNION ALL
-MATCH (a:Indicator)<-[:REVISION_OF]-(r:IndicatorRevision)-[x:BASED_ON]->(b:LegalBasis)
+MATCH (a:Indicator)<-[:REVISION_OF]-(r:IndicatorRevision)-[x:WAS_BASED_ON]->(b:LegalBasis)
 WHERE elementId(a) IN $ids AND elementId(b) IN $ids AND {IN_FORCE}
-RETURN elementId(a) AS a, elementId(b) AS b, type(x) AS type, properties(x) AS props
+RETURN elementId(a) AS a, elementId(b) AS b, 'BASED_ON' AS type, properties(x) AS props
 """
 """``SUBGRAPH_EDGES`` as of ``$as_of`` (BASED_ON of the revisions in force then)."""
 
@@ -286,7 +286,7 @@ WITH collect(DISTINCT e) AS editions
 CALL (editions) {{
   UNWIND editions AS e
   // one revision per indicator is in force, so distinct revisions are distinct indicators
-  MATCH (e)<-[:BASED_ON]-(r:IndicatorRevision) WHERE {IN_FORCE}
+  MATCH (e)<-[:WAS_BASED_ON]-(r:IndicatorRevision) WHERE {IN_FORCE}
   WITH DISTINCT r ORDER BY r.code
   RETURN collect(r) AS ordered
 }}
@@ -296,7 +296,7 @@ CALL (editions, page) {{
   MATCH (r)-[:REVISION_OF]->(i:Indicator)
   OPTIONAL MATCH (i)-[:OWNED_BY]->(d:Department)
   CALL (r, editions) {{
-    MATCH (r)-[x:BASED_ON]->(e) WHERE e IN editions
+    MATCH (r)-[x:WAS_BASED_ON]->(e) WHERE e IN editions
     RETURN collect({{basis: e.key, doc_no: e.doc_no, clause: x.clause}}) AS bases
   }}
   CALL (i) {{
@@ -331,7 +331,7 @@ WITH m.version AS version
     + _CHAIN_AS_OF
     + f"""
 WITH DISTINCT version, e
-MATCH (e)<-[:BASED_ON]-(r:IndicatorRevision) WHERE {IN_FORCE}
+MATCH (e)<-[:WAS_BASED_ON]-(r:IndicatorRevision) WHERE {IN_FORCE}
 MATCH (r)-[:REVISION_OF]->(i:Indicator)
 WITH DISTINCT version, i
 MATCH (i)-[x:OWNED_BY|USES]-(y)

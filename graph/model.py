@@ -43,6 +43,9 @@ class RelType(StrEnum):
     RELATED_TO = "RELATED_TO"
     USES = "USES"
     REVISION_OF = "REVISION_OF"
+    # A revision's basis links get their own type: today's impact walks expand BASED_ON from a basis,
+    # and sharing the type made them wade through every revision's link as well.
+    WAS_BASED_ON = "WAS_BASED_ON"
 
 
 class EntityKind(StrEnum):
@@ -95,7 +98,7 @@ EDGE_SCHEMA: Final[tuple[tuple[RelType, NodeLabel, NodeLabel], ...]] = (
     (RelType.RELATED_TO, NodeLabel.Indicator, NodeLabel.Indicator),
     (RelType.USES, NodeLabel.Target, NodeLabel.Indicator),
     (RelType.REVISION_OF, NodeLabel.IndicatorRevision, NodeLabel.Indicator),
-    (RelType.BASED_ON, NodeLabel.IndicatorRevision, NodeLabel.LegalBasis),
+    (RelType.WAS_BASED_ON, NodeLabel.IndicatorRevision, NodeLabel.LegalBasis),
 )
 
 # The history layer: immutable revisions of indicators, with the links each one carried. These
@@ -105,6 +108,7 @@ HISTORY_LABELS: Final[frozenset[NodeLabel]] = frozenset({NodeLabel.IndicatorRevi
 # The properties each relationship type carries (the others carry none).
 EDGE_PROPS: Final[dict[RelType, tuple[str, ...]]] = {
     RelType.BASED_ON: ("clause",),
+    RelType.WAS_BASED_ON: ("clause",),
     RelType.SUPERSEDES: ("valid_from",),
     RelType.AMENDS: ("valid_from",),
     RelType.RELATED_TO: ("kind",),

@@ -312,7 +312,7 @@ def specs_for(dialect: str) -> GraphSpecs:
             (r.join(i, r.c.indicator_id == i.c.id),), owner=r.c.code,
         ),
         EdgeSpec(
-            rel.BASED_ON, node.IndicatorRevision, node.LegalBasis, revision_key(), rb.c.legal_basis_id,
+            rel.WAS_BASED_ON, node.IndicatorRevision, node.LegalBasis, revision_key(), rb.c.legal_basis_id,
             (rb.join(r, rb.c.revision_id == r.c.id),), props=_named(rb, "clause"), owner=r.c.code,
         ),
     )  # fmt: skip
