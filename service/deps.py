@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -53,6 +53,15 @@ async def get_past_indexes(request: Request) -> PastIndexes:
     state: AppState = request.app.state.catalog
     return state.past_indexes
 
+
+# Query parameters every read of the past shares (indicators, search, exports, graph).
+AsOfParam = Annotated[
+    str | None,
+    Query(max_length=10, description="YYYY-MM-DD: the catalogue as it stood at the end of that day"),
+]
+ReleaseParam = Annotated[
+    str | None, Query(max_length=64, description="name of a published release, e.g. 2026.1")
+]
 
 StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]

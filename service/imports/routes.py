@@ -11,10 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from loaders.writers import ExportProfile, write_csv, write_jsonl, write_xlsx
-from service.deps import SessionDep, StateDep
+from service.deps import AsOfParam, ReleaseParam, SessionDep, StateDep
 from service.errors import PayloadTooLarge, ValidationFailed, problem_responses
 from service.imports import service
-from service.indicators.routes import AsOfParam, ReleaseParam
 from service.versions.service import parse_as_of
 
 router = APIRouter(prefix="/v1", tags=["import-export"])

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from service.deps import IndexDep, PastIndexesDep, SessionDep
+from service.deps import AsOfParam, IndexDep, PastIndexesDep, ReleaseParam, SessionDep
 from service.errors import problem_responses
 from service.indicators import service
 from service.indicators.schemas import IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
@@ -16,13 +16,6 @@ from service.versions import service as versions
 router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
 
 ListParam = Annotated[list[str] | None, Query()]
-AsOfParam = Annotated[
-    str | None,
-    Query(max_length=10, description="YYYY-MM-DD: the catalogue as it stood at the end of that day"),
-]
-ReleaseParam = Annotated[
-    str | None, Query(max_length=64, description="name of a published release, e.g. 2026.1")
-]
 
 
 @router.get("", operation_id="listIndicators", response_model=IndicatorPage, responses=problem_responses(422))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from graph.results import DepartmentProfile, Impact, RelatedIndicator, Subgraph
-from service.deps import SessionDep
+from service.deps import AsOfParam, SessionDep
 from service.errors import problem_responses
 from service.knowledge.runtime import GraphRuntime
 from service.knowledge.service import as_of_instant
@@ -21,11 +21,8 @@ def get_graph(request: Request) -> GraphRuntime:
 
 
 GraphDep = Annotated[GraphRuntime, Depends(get_graph)]
-AsOfParam = Annotated[
-    str | None,
-    Query(max_length=10, description="YYYY-MM-DD: the graph as it stood at the end of that day"),
-]
-ReleaseParam = Annotated[
+# The graph reads a release as the instant of its effective date, hence its own description.
+GraphReleaseParam = Annotated[
     str | None,
     Query(max_length=64, description="name of a published release: the graph as of its effective date"),
 ]
@@ -45,7 +42,7 @@ def neighbourhood(
     depth: Annotated[int, Query(ge=1, le=3)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     as_of: AsOfParam = None,
-    release: ReleaseParam = None,
+    release: GraphReleaseParam = None,
 ) -> Subgraph:
     """Nodes and edges around one node, capped, for drawing.
 
@@ -72,7 +69,7 @@ def impact(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     as_of: AsOfParam = None,
-    release: ReleaseParam = None,
+    release: GraphReleaseParam = None,
 ) -> Impact:
     """Indicators resting on this basis or any edition of its chain, by department, with their targets.
 
