@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -83,12 +97,38 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, dict | list):
         return _json_dumps(value)
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return _sqlite_datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _column_converter(column_type: Any) -> Callable[[Any], Any] | None:
+    """One converter per column instead of type tests per value (5M values in a 100k import)."""
+    if isinstance(column_type, JSON):
+        return lambda v: None if v is None else _json_dumps(v)
+    if isinstance(column_type, DateTime):
+        last: list[Any] = [None, None]  # rows of one write share their timestamp: convert it once
+
+        def convert(v: Any) -> Any:
+            if v is None or isinstance(v, str):
+                return v
+            if v != last[0]:
+                last[0], last[1] = v, _sqlite_datetime(v)
+            return last[1]
+
+        return convert
+    if isinstance(column_type, Date):
+        return lambda v: v.isoformat() if isinstance(v, date) else v
+    if isinstance(column_type, Integer | String | Float | Boolean):
+        return None  # the driver takes these as they are
+    return _sqlite_value
 
 
 def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, chunk: int = 5000) -> None:
@@ -108,11 +148,22 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
             conn.execute(table.insert(), list(rows[start : start + chunk]))
         return
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    converters = [_column_converter(table.c[c].type) if c in table.c else _sqlite_value for c in columns]
+    convert = [(i, f) for i, f in enumerate(converters) if f is not None]
+    getter = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
+
+    def values(r: dict[str, Any]) -> tuple[Any, ...] | list[Any]:
+        # itemgetter builds the tuple in C; only the few JSON/date columns go through Python.
+        if not convert:
+            return getter(r)
+        v = list(getter(r))
+        for i, f in convert:
+            v[i] = f(v[i])
+        return v
+
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         for start in range(0, len(rows), chunk):
-            cursor.executemany(
-                sql, [tuple(_sqlite_value(r[c]) for c in columns) for r in rows[start : start + chunk]]
-            )
+            cursor.executemany(sql, [values(r) for r in rows[start : start + chunk]])
     finally:
         cursor.close()
