@@ -193,7 +193,8 @@ init = function(args)
 end
 request = function()
   i = i %% #bodies + 1
-  return wrk.format("POST", "/v1/suggestions", {["Content-Type"] = "application/json"}, bodies[i])
+  return wrk.format("POST", "/v1/suggestions",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}, bodies[i])
 end
 """
 
@@ -244,8 +245,13 @@ def bench_http(
         for q in queries(rows, 20_000, seed=3):
             body = {"text": q.text, "department": q.department, "sector": q.sector}
             fh.write(json.dumps({k: v for k, v in body.items() if v}, ensure_ascii=False) + "\n")
+    # The platform's key, as the integrated finance platform would call (the CLI also migrates and seeds).
+    token = subprocess.run(
+        [sys.executable, "-m", "service.cli", "keys", "create", "--owner", "bench", "--role", "platform"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
     script = workdir / "suggest.lua"
-    script.write_text(WRK_SCRIPT % bodies, encoding="utf-8")
+    script.write_text(WRK_SCRIPT % (bodies, token), encoding="utf-8")
     port = _free_port()
     if via_cli:
         command = ["-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]

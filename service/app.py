@@ -10,6 +10,11 @@ from fastapi import FastAPI
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from service.audit.routes import router as audit_router
+from service.auth.access import declare_matrix
+from service.auth.context import RequestIdMiddleware
+from service.auth.routes import router as keys_router
+from service.auth.service import KeyRing
 from service.bootstrap import prepare_database
 from service.change_sets.routes import router as change_sets_router
 from service.changes.routes import router as changes_router
@@ -24,6 +29,8 @@ from service.indicators.service import rebuild_index
 from service.knowledge.routes import router as knowledge_router
 from service.knowledge.runtime import GraphRuntime
 from service.legal_bases.routes import router as legal_bases_router
+from service.proposals.routes import router as proposals_router
+from service.quality.routes import router as quality_router
 from service.releases.routes import router as releases_router
 from service.search.index import SearchIndex
 from service.search.text import Analyzer, load_synonyms
@@ -58,7 +65,8 @@ def startup(settings: Settings) -> AppState:
         suggest = build_engine(session, index.analyzer)
     graph = GraphRuntime.open(settings, engine)
     graph.start()
-    return AppState(settings=settings, engine=engine, index=index, suggest=suggest, graph=graph)
+    keys = KeyRing(engine, settings.key_cache_seconds)
+    return AppState(settings=settings, engine=engine, index=index, suggest=suggest, graph=graph, keys=keys)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,11 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
     routers = (
         health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,
         targets_router, imports_router, knowledge_router, suggest_router, versions_router, changes_router,
-        releases_router, change_sets_router,
+        releases_router, change_sets_router, keys_router, quality_router, audit_router, proposals_router,
     )  # fmt: skip
     for router in routers:
+        declare_matrix(router.routes)
         app.include_router(router)
     return app

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from loaders.readers import Format, read_records
 from service.db import migrate
-from service.imports.service import ImportReport, import_records
+from service.imports.service import ImportReport, file_source, import_records
 from service.indicators import repository as indicator_repo
 from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import load_seed_bases
@@ -51,10 +51,17 @@ def prepare_database(engine: Engine, *, seed: bool, seed_dir: Path | None = None
             if line.strip()
         ]
         load_seed_bases(session, bases)
-        records = read_records(seed_bytes("seed_indicators.jsonl", seed_dir), Format.ndjson)
+        data = seed_bytes("seed_indicators.jsonl", seed_dir)
+        records = read_records(data, Format.ndjson)
         for record in records:
             record.fields.setdefault("effective_from", SEED_IN_FORCE_FROM)
-        report = import_records(session, records, reason="bundled seed library", author="system")
+        report = import_records(
+            session,
+            records,
+            reason="bundled seed library",
+            author="system",
+            source=file_source(data, filename="seed_indicators.jsonl"),
+        )
         backfill(session)
         session.commit()
         log.info("seed loaded: %s indicators, %s legal bases", report.created, len(bases))

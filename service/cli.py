@@ -11,6 +11,8 @@ import typer
 from service.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from graph.neo4j_store import Neo4jGraphStore
     from graph.sync import GraphProjector
 
@@ -31,12 +33,39 @@ def serve(
     port = port or settings.port
     typer.echo(f"指标标准库 serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     typer.echo(f"database: {settings.database_url}")
+    if settings.environment == "development":
+        _first_admin_key(settings)
     if workers > 1:
         uvicorn.run("service.asgi:app", host=host, port=port, workers=workers, log_level="info")
     else:
         from service.app import create_app
 
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _first_admin_key(settings: Settings) -> None:
+    """A development catalogue with no key at all gets one admin key, printed here once, so /docs works."""
+    from sqlmodel import Session
+
+    from service.auth.principal import Role
+    from service.auth.schemas import KeyIn
+    from service.auth.service import create_key, list_keys
+    from service.bootstrap import prepare_database
+    from service.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    prepare_database(engine, seed=settings.seed, seed_dir=settings.seed_dir)
+    with Session(engine) as session:
+        if list_keys(session, include_revoked=True):
+            return
+        created = create_key(session, KeyIn(owner="local-admin", role=Role.admin), created_by="serve")
+        session.commit()
+    engine.dispose()
+    typer.echo(
+        "first start: an admin key was created. It is shown this once; send it as `Authorization: Bearer <key>`"
+        f" (the Authorize button in /docs):\n\n    {created.token}\n\n"
+        "More keys: indicator-catalog keys create --owner NAME --role admin|steward|editor|reviewer|platform"
+    )
 
 
 @app.command()
@@ -118,10 +147,6 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    main()
-
-
 graph_app = typer.Typer(help="Knowledge graph: project the catalogue into Neo4j")
 app.add_typer(graph_app, name="graph")
 
@@ -176,3 +201,124 @@ def graph_rebuild() -> None:
     store.ensure_schema()
     typer.echo(projector.rebuild().model_dump_json(indent=2))
     store.close()
+
+
+keys_app = typer.Typer(help="API keys: create (the key is printed once), list, rotate, revoke")
+app.add_typer(keys_app, name="keys")
+
+
+def _keys_session() -> Session:
+    from sqlmodel import Session
+
+    from service.bootstrap import prepare_database
+    from service.db import make_engine
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(engine, seed=settings.seed, seed_dir=settings.seed_dir)
+    return Session(engine)
+
+
+def _key_failed(exc: Exception) -> typer.Exit:
+    from service.errors import DomainError
+
+    if isinstance(exc, DomainError):
+        detail = "; ".join([exc.detail, *(f"{e.field}: {e.message}" for e in exc.errors)])
+        typer.echo(f"error: {detail}", err=True)
+        return typer.Exit(code=1)
+    raise exc
+
+
+@keys_app.command("create")
+def keys_create(
+    owner: Annotated[str, typer.Option(help="who will use the key: a person or a system")],
+    role: Annotated[str, typer.Option(help="admin, steward, editor, reviewer or platform")],
+    department: Annotated[
+        list[str] | None, typer.Option("--department", "-d", help="department code (editor keys; repeatable)")
+    ] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(help="the key stops working after this many days")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="what the key is for")] = None,
+) -> None:
+    """Mint a key. The key goes to stdout, once; only its hash is stored."""
+    from service.auth.principal import Role
+    from service.auth.schemas import KeyIn
+    from service.auth.service import create_key
+
+    try:
+        data = KeyIn(
+            owner=owner,
+            role=Role(role),
+            departments=department or [],
+            expires_in_days=expires_in_days,
+            note=note,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    with _keys_session() as session:
+        try:
+            created = create_key(session, data, created_by="cli")
+            session.commit()
+        except Exception as exc:
+            raise _key_failed(exc) from exc
+    typer.echo(
+        f"created key {created.id} for {created.owner} ({created.role.value}); store it now:", err=True
+    )
+    typer.echo(created.token)
+
+
+@keys_app.command("list")
+def keys_list(
+    all_: Annotated[bool, typer.Option("--all", help="include revoked keys")] = False,
+) -> None:
+    """List keys (never their secrets)."""
+    from service.auth.service import list_keys
+
+    with _keys_session() as session:
+        keys = list_keys(session, include_revoked=all_)
+    for k in keys:
+        state = "active" if k.active else ("revoked" if k.revoked_at else "expired")
+        expires = k.expires_at.isoformat() if k.expires_at else "-"
+        used = k.last_used_at.isoformat() if k.last_used_at else "never"
+        departments = ",".join(k.departments) or "-"
+        typer.echo(
+            f"{k.id}\t{k.role.value}\t{k.owner}\t{departments}\t{state}\texpires {expires}\tused {used}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id (the part after icat_)")]) -> None:
+    """Revoke a key at once; the row stays for the audit trail."""
+    from service.auth.service import revoke
+
+    with _keys_session() as session:
+        try:
+            out = revoke(session, key_id, by="cli")
+            session.commit()
+        except Exception as exc:
+            raise _key_failed(exc) from exc
+    typer.echo(f"revoked {out.id} ({out.owner})")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="the key id to replace")],
+    grace_seconds: Annotated[int, typer.Option(help="the old key keeps working this long")] = 0,
+) -> None:
+    """A new key with the same owner and rights; the old one stops now or after the grace period."""
+    from service.auth.schemas import RotateIn
+    from service.auth.service import rotate
+
+    with _keys_session() as session:
+        try:
+            created = rotate(session, key_id, RotateIn(grace_seconds=grace_seconds), by="cli")
+            session.commit()
+        except Exception as exc:
+            raise _key_failed(exc) from exc
+    typer.echo(f"rotated {key_id} -> {created.id}; store the new key now:", err=True)
+    typer.echo(created.token)
+
+
+if __name__ == "__main__":  # last, so `python -m service.cli` sees every sub-command
+    main()

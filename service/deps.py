@@ -10,6 +10,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from service.auth.service import KeyRing
 from service.db import session_scope
 from service.knowledge.runtime import GraphRuntime
 from service.releases.service import PastIndexes
@@ -27,6 +28,7 @@ class AppState:
     index: SearchIndex
     suggest: SuggestEngine
     graph: GraphRuntime
+    keys: KeyRing
     past_indexes: PastIndexes = field(default_factory=PastIndexes)  # search over releases / past days
 
 

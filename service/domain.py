@@ -241,3 +241,45 @@ LIFECYCLE: dict[IndicatorStatus, frozenset[str]] = {
     IndicatorStatus.superseded: frozenset({"retired"}),
     IndicatorStatus.retired: frozenset(),
 }
+
+
+class ProposalState(StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+    in_review = "in_review"
+    changes_requested = "changes_requested"
+    approved = "approved"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+class ProposalMove(StrEnum):
+    submit = "submit"  # the proposer's side
+    withdraw = "withdraw"  # the proposer's side
+    start_review = "start_review"  # a reviewer or finance
+    request_changes = "request_changes"
+    approve = "approve"
+    reject = "reject"
+
+
+# The review workflow of proposals, declared once: (state, move) → next state; any other move is 409.
+PROPOSAL_MOVES: dict[tuple[ProposalState, ProposalMove], ProposalState] = {
+    (ProposalState.draft, ProposalMove.submit): ProposalState.submitted,
+    (ProposalState.changes_requested, ProposalMove.submit): ProposalState.submitted,
+    (ProposalState.submitted, ProposalMove.start_review): ProposalState.in_review,
+    (ProposalState.in_review, ProposalMove.request_changes): ProposalState.changes_requested,
+    (ProposalState.in_review, ProposalMove.approve): ProposalState.approved,
+    (ProposalState.in_review, ProposalMove.reject): ProposalState.rejected,
+    **{
+        (state, ProposalMove.withdraw): ProposalState.withdrawn
+        for state in (
+            ProposalState.draft,
+            ProposalState.submitted,
+            ProposalState.in_review,
+            ProposalState.changes_requested,
+        )
+    },
+}
+# Items, title and reason may be edited only here (the proposer's turn).
+PROPOSAL_EDITABLE = frozenset({ProposalState.draft, ProposalState.changes_requested})
+PROPOSAL_CLOSED = frozenset({ProposalState.approved, ProposalState.rejected, ProposalState.withdrawn})

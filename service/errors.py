@@ -42,6 +42,19 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = errors or []
         self.extra = extra or {}
+        self.headers: dict[str, str] | None = None
+
+
+class Unauthorized(DomainError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "Forbidden"
 
 
 class NotFound(DomainError):
@@ -115,6 +128,7 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=[e.as_dict() for e in exc.errors],
             extra=exc.extra,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -177,6 +191,8 @@ class Problem(BaseModel):
 
 _DESCRIPTIONS = {
     400: "Bad request",
+    401: "No valid API key",
+    403: "The key's role may not do this",
     404: "Not found",
     409: "Conflict",
     412: "Precondition failed (stale ETag)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, MetaData, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, MetaData, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # A naming convention keeps Alembic migrations deterministic across SQLite and PostgreSQL.
@@ -356,6 +356,9 @@ class ChangeSet(SQLModel, table=True):
     origin: str = Field(max_length=16)  # edition | repeal | manual | proposal
     legal_basis_id: int | None = Field(default=None, foreign_key="legal_basis.id", index=True)
     new_basis_id: int | None = Field(default=None, foreign_key="legal_basis.id")
+    # No foreign key: the proposal already references its change set, and a cycle would make SQLite
+    # rebuild this table in the migration.
+    proposal_id: int | None = Field(default=None, index=True)
     effective_on: date | None = None
     summary: str | None = None
     status: str = Field(default="draft", max_length=16, index=True)  # draft | applied | discarded
@@ -370,7 +373,9 @@ class ChangeSet(SQLModel, table=True):
 
 class ChangeSetItem(SQLModel, table=True):
     __tablename__ = "change_set_item"
-    __table_args__ = (UniqueConstraint("change_set_id", "indicator_id", name="uq_change_set_item_set_indicator"),)
+    __table_args__ = (
+        UniqueConstraint("change_set_id", "indicator_id", name="uq_change_set_item_set_indicator"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     change_set_id: int = Field(foreign_key="change_set.id", index=True)
@@ -402,4 +407,149 @@ class ChangeEvent(SQLModel, table=True):
     entity: str = Field(max_length=32)
     key: str = Field(max_length=128)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+# --- access: API keys (service/auth) -----------------------------------------------------------------
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key; only a SHA-256 of its secret is kept, so a stolen table opens nothing."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=16)  # the public part of the key, icat_<id>_<secret>
+    secret_hash: str = Field(max_length=64)
+    owner: str = Field(max_length=200, index=True)  # the actor: audit entries and assignments name it
+    role: str = Field(max_length=16)
+    departments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    note: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_by: str | None = Field(default=None, max_length=200)
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_by: str | None = Field(default=None, max_length=200)
+    rotated_from: str | None = Field(default=None, max_length=16)
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+# --- audit trail (service/audit) -----------------------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    """One recorded write: who (actor, role, key), when, which request and route, what entity, the
+    values before and after, and why. Append-only: database triggers refuse UPDATE, DELETE and
+    TRUNCATE. Hash-chained: ``hash`` is SHA-256 over ``prev_hash`` and the entry's canonical JSON
+    (``service/audit/chain.py``), so an edit that got past the triggers still shows.
+    """
+
+    __tablename__ = "audit_entry"
+    # One index per filter of GET /v1/audit, each ending in id: a filtered page is a keyset walk.
+    __table_args__ = (
+        Index("ix_audit_entry_entity", "entity_type", "entity_id", "id"),
+        Index("ix_audit_entry_actor", "actor", "id"),
+        Index("ix_audit_entry_role", "role", "id"),
+        Index("ix_audit_entry_key_id", "key_id", "id"),
+        Index("ix_audit_entry_action", "action", "id"),
+        Index("ix_audit_entry_route", "route", "id"),
+        Index("ix_audit_entry_request_id", "request_id"),
+        Index("ix_audit_entry_at", "at"),
+    )
+
+    # The entry's position in the chain, taken from audit_head under its lock: no sequence, no gaps.
+    id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(sa_type=DateTime(timezone=True))
+    actor: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    key_id: str | None = Field(default=None, max_length=16)
+    request_id: str = Field(max_length=64)
+    method: str | None = Field(default=None, max_length=10)
+    route: str | None = Field(default=None, max_length=300)
+    entity_type: str = Field(max_length=32)
+    entity_id: str = Field(max_length=200)
+    action: str = Field(max_length=32)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reason: str | None = None
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """Single row: the newest entry of the chain. Every append locks it, so concurrent writers queue
+    instead of forking the chain; ``verify`` also checks it against the last entry (a cut tail shows)."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = Field(default=0, sa_type=BigInteger)
+    last_hash: str = Field(max_length=64)
+    updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+# --- proposals and review (service/proposals) ----------------------------------------------------------
+
+
+class Proposal(SQLModel, table=True):
+    """A department's proposal of new or changed indicators, checked at submission and reviewed."""
+
+    __tablename__ = "proposal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=500)
+    department_code: str = Field(max_length=64, index=True)
+    reason: str | None = None
+    state: str = Field(default="draft", max_length=24, index=True)  # see service.domain.PROPOSAL_MOVES
+    proposer: str = Field(max_length=200, index=True)  # the actor (key owner), not the key
+    proposer_key_id: str | None = Field(default=None, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    version: int = 1
+    checks: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    checked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    submitted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    change_set_id: int | None = Field(default=None, foreign_key="change_set.id", index=True)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    decision: str | None = Field(default=None, max_length=24)
+    decision_reason: str | None = None
+    # Every state move (from, to, by, at, reason), oldest first: the review's own trail.
+    history: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ProposalItem(SQLModel, table=True):
+    __tablename__ = "proposal_item"
+    __table_args__ = (UniqueConstraint("proposal_id", "seq", name="uq_proposal_item_proposal_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    seq: int
+    action: str = Field(max_length=8)  # create | revise | retire
+    indicator_code: str | None = Field(default=None, max_length=64, index=True)  # create: set on approval
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str | None = None
+    checks: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    base_revision: int | None = None  # revise/retire: the indicator's revision at submission
+
+
+class ProposalReviewer(SQLModel, table=True):
+    __tablename__ = "proposal_reviewer"
+
+    proposal_id: int = Field(foreign_key="proposal.id", primary_key=True)
+    reviewer: str = Field(max_length=200, primary_key=True, index=True)  # an actor with a reviewer key
+    assigned_by: str = Field(max_length=200)
+    assigned_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class ProposalComment(SQLModel, table=True):
+    __tablename__ = "proposal_comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    item_id: int | None = Field(default=None, foreign_key="proposal_item.id", index=True)
+    field: str | None = Field(default=None, max_length=64)
+    parent_id: int | None = Field(default=None, foreign_key="proposal_comment.id")
+    author: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    body: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

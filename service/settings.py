@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     neo4j_password: SecretStr = SecretStr("")
     neo4j_database: str = "neo4j"
 
+    public_read: bool = Field(
+        default=False, description="Anonymous callers may read published indicators and reference data"
+    )
+    key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a verified key is trusted before it is read again"
+    )
+
     max_upload_bytes: int = 50 * 1024 * 1024
     page_size_max: int = 200
     seed_dir: Path | None = None

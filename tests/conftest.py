@@ -16,9 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.auth.principal import Role
 from service.bootstrap import prepare_database
-from service.db import make_engine
+from service.db import make_engine, migrate
 from service.settings import Settings
+from tests.support.auth import bearer, mint_key
 from tests.support.postgres import PostgresServer, start_postgres_or_skip
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -88,8 +90,18 @@ def empty_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> s
     return server.create_database(f"e_{uuid.uuid4().hex[:12]}")
 
 
-def client_for(url: str, *, seed: bool) -> TestClient:
-    return TestClient(create_app(Settings(database_url=url, seed=seed)), raise_server_exceptions=False)
+def client_for(url: str, *, seed: bool, role: Role | None = Role.admin) -> TestClient:
+    """A client that sends a key in ``role`` (admin unless told; None: anonymous).
+
+    The database is migrated first, so the key can be minted before the app starts.
+    """
+    client = TestClient(create_app(Settings(database_url=url, seed=seed)), raise_server_exceptions=False)
+    if role is not None:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        client.headers.update(bearer(mint_key(url, role, owner=f"test-{role.value}")))
+    return client
 
 
 @pytest.fixture

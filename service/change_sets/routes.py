@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
 from graph.store import GraphStore
+from service.auth.access import POLICY_CHANGE, READ
 from service.change_sets import service
 from service.change_sets.schemas import (
     ApplyIn,
@@ -45,6 +46,7 @@ def _impact_store(request: Request) -> GraphStore:
 @router.post(
     "/v1/legal-bases/{basis_id}/editions",
     operation_id="recordLegalBasisEdition",
+    dependencies=[Depends(POLICY_CHANGE)],
     response_model=PolicyChangeOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(404, 409, 422),
@@ -61,6 +63,7 @@ def record_edition(
 @router.post(
     "/v1/legal-bases/{basis_id}/repeal",
     operation_id="repealLegalBasis",
+    dependencies=[Depends(POLICY_CHANGE)],
     response_model=PolicyChangeOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(404, 409, 422),
@@ -74,7 +77,12 @@ def repeal_basis(
     return out
 
 
-@router.get("/v1/change-sets", operation_id="listChangeSets", response_model=ChangeSetList)
+@router.get(
+    "/v1/change-sets",
+    operation_id="listChangeSets",
+    dependencies=[Depends(READ)],
+    response_model=ChangeSetList,
+)
 def list_change_sets(
     session: SessionDep,
     status_: Annotated[ChangeSetStatus | None, Query(alias="status")] = None,
@@ -87,6 +95,7 @@ def list_change_sets(
 @router.get(
     "/v1/change-sets/{change_set_id}",
     operation_id="getChangeSet",
+    dependencies=[Depends(READ)],
     response_model=ChangeSetOut,
     responses=problem_responses(404),
 )
@@ -106,6 +115,7 @@ def get_change_set(
 @router.patch(
     "/v1/change-sets/{change_set_id}",
     operation_id="patchChangeSet",
+    dependencies=[Depends(POLICY_CHANGE)],
     response_model=ChangeSetOut,
     responses=problem_responses(404, 409, 412, 422, 428),
 )
@@ -125,6 +135,7 @@ def patch_change_set(
 @router.get(
     "/v1/change-sets/{change_set_id}/items",
     operation_id="listChangeSetItems",
+    dependencies=[Depends(READ)],
     response_model=ItemPage,
     responses=problem_responses(404),
 )
@@ -144,6 +155,7 @@ def list_items(
 @router.patch(
     "/v1/change-sets/{change_set_id}/items/{item_id}",
     operation_id="patchChangeSetItem",
+    dependencies=[Depends(POLICY_CHANGE)],
     response_model=ChangeSetItemOut,
     responses=problem_responses(404, 409, 412, 422, 428),
 )
@@ -164,6 +176,7 @@ def patch_item(
 @router.post(
     "/v1/change-sets/{change_set_id}/items:settle",
     operation_id="settleChangeSetItems",
+    dependencies=[Depends(POLICY_CHANGE)],
     response_model=SettleOut,
     responses=problem_responses(404, 409, 422),
 )
@@ -175,6 +188,7 @@ def settle_items(change_set_id: int, data: SettleIn, session: SessionDep) -> Set
 @router.post(
     "/v1/change-sets/{change_set_id}/apply",
     operation_id="applyChangeSet",
+    dependencies=[Depends(POLICY_CHANGE)],
     response_model=ApplyOut,
     responses=problem_responses(404, 409, 422),
 )

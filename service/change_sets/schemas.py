@@ -24,6 +24,8 @@ class ItemAction(StrEnum):
     revise_value = "revise_value"  # a new standard value (and the new edition, when there is one)
     retire = "retire"
     no_change = "no_change"
+    create = "create"  # from an approved proposal: a new indicator
+    revise = "revise"  # from an approved proposal: the fields it proposed
 
 
 class Decision(StrEnum):
@@ -106,6 +108,7 @@ class ChangeSetSummary(BaseModel):
     status: ChangeSetStatus
     legal_basis_id: int | None
     new_basis_id: int | None
+    proposal_id: int | None = Field(default=None, description="the approved proposal (origin proposal)")
     effective_on: date | None
     summary: str | None
     author: str | None

@@ -9,7 +9,7 @@ killed process) leaves nothing half-applied. Services never commit: the request 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from graph.results import ImpactIndicator
 from graph.store import MAX_IMPACT_PAGE, GraphStore
+from service import audit
 from service.change_sets import repository as repo
 from service.change_sets.schemas import (
     AffectedTarget,
@@ -56,11 +57,20 @@ from service.legal_bases.service import clean_doc_no, get_basis
 from service.models import ChangeSet, ChangeSetItem, LegalBasis, utcnow
 from service.outbox.service import Entity, record
 from service.taxonomy.service import Refs
-from service.versions.service import Provenance, check_transition, record_bases, record_indicators, start_of
+from service.versions.service import (
+    Provenance,
+    check_transition,
+    newest_revision_id,
+    record_bases,
+    record_indicators,
+    revision_span,
+    start_of,
+)
 
 MAX_ITEMS_PAGE = 1000
 LIST_LIMIT = 100  # ids listed in a 409 problem; the count says how many there are in all
 APPLY_CHUNK = 1000
+AUDITED_IDS = 1000  # item ids / codes listed in a bulk audit entry; counts and revision ranges cover the rest
 NUMERIC_COMPARATORS = frozenset({Comparator.ge, Comparator.le, Comparator.eq, Comparator.gt, Comparator.lt})
 
 
@@ -106,6 +116,14 @@ def _flip_status(session: Session, basis: LegalBasis, to: BasisStatus) -> None:
             f"Legal basis {basis.doc_no} was changed meanwhile; reload it",
             extra={"basis_id": basis.id},
         )
+    audit.record(
+        session,
+        entity_type="legal_basis",
+        entity_id=basis.id,
+        action=audit.Action.update,
+        before={"status": BasisStatus.in_force.value, "version": basis.version},
+        after={"status": to.value, "version": basis.version + 1},
+    )
     session.expire(basis)  # the ORM copy predates the UPDATE
 
 
@@ -154,6 +172,14 @@ def _open(
     repo.add(session, change_set)
     assert change_set.id is not None
     repo.insert_items(session, [{**row, "change_set_id": change_set.id} for row in items])
+    # Items are bulk-inserted: the change set's own (created) entry counts them.
+    audit.record(
+        session,
+        entity_type="change_set",
+        entity_id=change_set.id,
+        action=audit.Action.update,
+        after={"items": len(items), "items_by_action": dict(Counter(row["action"] for row in items))},
+    )
     return change_set
 
 
@@ -241,6 +267,7 @@ def record_edition(session: Session, basis_id: int, data: EditionIn, graph: Grap
         change_set_id=change_set.id,
         valid_from=start_of(data.effective_on),
     )
+    audit.set_reason(session, prov.reason)
     # Both revisions are dated from the effective day, so as-of reads before it see the old edition.
     record_bases(session, [new.id], prov)  # its first revision: legal_basis.created
     record_bases(session, [old.id], prov, event=EventType.legal_basis_superseded)
@@ -303,6 +330,7 @@ def repeal(session: Session, basis_id: int, data: RepealIn, graph: GraphStore) -
         change_set_id=change_set.id,
         valid_from=start_of(data.effective_on),
     )
+    audit.set_reason(session, prov.reason)
     record_bases(session, [basis_id], prov, event=EventType.legal_basis_repealed)
     assert change_set.id is not None
     return PolicyChangeOut(
@@ -350,6 +378,7 @@ def _summary(session: Session, cs: ChangeSet) -> dict[str, Any]:
         "status": cs.status,
         "legal_basis_id": cs.legal_basis_id,
         "new_basis_id": cs.new_basis_id,
+        "proposal_id": cs.proposal_id,
         "effective_on": cs.effective_on,
         "summary": cs.summary,
         "author": cs.author,
@@ -473,6 +502,14 @@ def patch_change_set(
         raise PreconditionFailed(
             f"Change set {change_set_id} was changed by someone else meanwhile; reload it"
         )
+    audit.record(
+        session,
+        entity_type="change_set",
+        entity_id=change_set_id,
+        action=audit.Action.update,
+        before={**{k: getattr(cs, k) for k in changes}, "version": cs.version},
+        after={**changes, "version": cs.version + 1},
+    )
     session.expire_all()
     out = get_change_set(session, change_set_id)
     return out, f'"cs{out.id}.v{out.version}"'
@@ -539,6 +576,15 @@ def patch_item(
     assert item.id is not None
     if not repo.update_item_if_version(session, item.id, item.version, values):
         raise PreconditionFailed(f"Item {item_id} was changed by someone else meanwhile; reload it")
+    audit.record(
+        session,
+        entity_type="change_set_item",
+        entity_id=item.id,
+        action=audit.Action.update,
+        before={**{k: getattr(item, k) for k in values}, "version": item.version},
+        after={**values, "version": item.version + 1},
+        reason=values.get("note"),
+    )
     session.expire_all()
     fresh = repo.get_item(session, change_set_id, item_id)
     assert fresh is not None
@@ -585,6 +631,19 @@ def settle(session: Session, change_set_id: int, data: SettleIn) -> SettleOut:
     if data.note is not None:
         values["note"] = data.note
     updated = repo.settle_items(session, change_set_id, ids, values)
+    audit.record(
+        session,
+        entity_type="change_set",
+        entity_id=change_set_id,
+        action=audit.Action.settle,
+        after={
+            **values,
+            "items": "all pending" if ids is None else ids[:AUDITED_IDS],
+            "items_complete": ids is None or len(ids) <= AUDITED_IDS,
+            "updated": updated,
+        },
+        reason=data.note,
+    )
     return SettleOut(updated=updated, counts=_counts(session, change_set_id))
 
 
@@ -648,6 +707,7 @@ def apply(session: Session, change_set_id: int, *, author: str | None = None) ->
             extra={"pending": pending, "pending_count": n_pending},
         )
     seq = indicator_repo.bump_change_seq(session)  # every other catalogue writer now waits for us
+    revisions_after = newest_revision_id(session)
     work: list[_Work] = []
     stale: list[dict[str, Any]] = []
     for row in repo.accepted_items(session, change_set_id):
@@ -674,6 +734,26 @@ def apply(session: Session, change_set_id: int, *, author: str | None = None) ->
     for start in range(0, len(work), APPLY_CHUNK):
         revised += _apply_chunk(session, work[start : start + APPLY_CHUNK], prov, refs, seq=seq)
     rejected = repo.items_by_decision(session, change_set_id, Decision.rejected.value)
+    # One entry for the whole apply: its revisions (a range of ids) carry each indicator's change.
+    audit.record(
+        session,
+        entity_type="change_set",
+        entity_id=change_set_id,
+        action=audit.Action.apply,
+        before={"status": ChangeSetStatus.draft.value, "version": cs.version},
+        after={
+            "status": ChangeSetStatus.applied.value,
+            "version": cs.version + 1,
+            "applied_by": author,
+            "applied": len(work),
+            "revised": revised,
+            "rejected": rejected,
+            **revision_span(session, change_seq=seq, after_id=revisions_after),
+            "codes": [w.code for w in work[:AUDITED_IDS]],
+            "codes_complete": len(work) <= AUDITED_IDS,
+        },
+        reason=prov.reason,
+    )
     emit(
         session,
         [

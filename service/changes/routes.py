@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from service.auth.access import READ
 from service.changes import service
 from service.changes.schemas import ChangePage
 from service.deps import SessionDep
@@ -15,7 +16,11 @@ router = APIRouter(prefix="/v1", tags=["changes"])
 
 
 @router.get(
-    "/changes", operation_id="listChanges", response_model=ChangePage, responses=problem_responses(422)
+    "/changes",
+    operation_id="listChanges",
+    dependencies=[Depends(READ)],
+    response_model=ChangePage,
+    responses=problem_responses(422),
 )
 def list_changes(
     session: SessionDep,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
+from service.auth.access import CATALOGUE_WRITE, DEPARTMENT_WRITE, READ
 from service.deps import SessionDep
 from service.duties import service
 from service.duties.schemas import DepartmentIn, MeasuredIn, MeasuredOut, MeasuredPatch
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/v1", tags=["departments"])
 @router.post(
     "/departments",
     operation_id="createDepartment",
+    dependencies=[Depends(CATALOGUE_WRITE)],
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(409, 422),
 )
@@ -27,6 +29,7 @@ def create_department(data: DepartmentIn, session: SessionDep) -> dict[str, Any]
 @router.get(
     "/departments/{code}/duties",
     operation_id="listDuties",
+    dependencies=[Depends(READ)],
     response_model=list[MeasuredOut],
     responses=problem_responses(404),
 )
@@ -37,6 +40,7 @@ def list_duties(code: str, session: SessionDep) -> list[MeasuredOut]:
 @router.post(
     "/departments/{code}/duties",
     operation_id="createDuty",
+    dependencies=[Depends(DEPARTMENT_WRITE)],
     response_model=MeasuredOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(404, 422),
@@ -48,6 +52,7 @@ def create_duty(code: str, data: MeasuredIn, session: SessionDep) -> MeasuredOut
 @router.patch(
     "/duties/{duty_id}",
     operation_id="updateDuty",
+    dependencies=[Depends(DEPARTMENT_WRITE)],
     response_model=MeasuredOut,
     responses=problem_responses(404, 422),
 )
@@ -58,6 +63,7 @@ def update_duty(duty_id: int, patch: MeasuredPatch, session: SessionDep) -> Meas
 @router.delete(
     "/duties/{duty_id}",
     operation_id="deleteDuty",
+    dependencies=[Depends(DEPARTMENT_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 409),
 )
@@ -69,6 +75,7 @@ def delete_duty(duty_id: int, session: SessionDep) -> Response:
 @router.get(
     "/departments/{code}/strategic-goals",
     operation_id="listStrategicGoals",
+    dependencies=[Depends(READ)],
     response_model=list[MeasuredOut],
     responses=problem_responses(404),
 )
@@ -79,6 +86,7 @@ def list_goals(code: str, session: SessionDep) -> list[MeasuredOut]:
 @router.post(
     "/departments/{code}/strategic-goals",
     operation_id="createStrategicGoal",
+    dependencies=[Depends(DEPARTMENT_WRITE)],
     response_model=MeasuredOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(404, 422),
@@ -90,6 +98,7 @@ def create_goal(code: str, data: MeasuredIn, session: SessionDep) -> MeasuredOut
 @router.patch(
     "/strategic-goals/{goal_id}",
     operation_id="updateStrategicGoal",
+    dependencies=[Depends(DEPARTMENT_WRITE)],
     response_model=MeasuredOut,
     responses=problem_responses(404, 422),
 )
@@ -100,6 +109,7 @@ def update_goal(goal_id: int, patch: MeasuredPatch, session: SessionDep) -> Meas
 @router.delete(
     "/strategic-goals/{goal_id}",
     operation_id="deleteStrategicGoal",
+    dependencies=[Depends(DEPARTMENT_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 409),
 )

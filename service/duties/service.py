@@ -8,6 +8,8 @@ from typing import Literal
 from sqlmodel import Session
 
 from loaders.text import normalize_text
+from service import audit
+from service.auth.context import require_department
 from service.duties import repository as repo
 from service.duties.schemas import DepartmentIn, MeasuredIn, MeasuredOut, MeasuredPatch
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -19,6 +21,7 @@ from service.taxonomy.service import Refs
 
 Which = Literal["duty", "goal"]
 _ENTITY = {"duty": Entity.duty, "goal": Entity.goal}
+_AUDIT_ENTITY = {"duty": "duty", "goal": "strategic_goal"}  # as service.audit.recorder.AUDITED names them
 
 
 def _department(session: Session, code: str) -> Department:
@@ -69,6 +72,7 @@ def list_items(session: Session, dept_code: str, which: Which) -> list[MeasuredO
 def create_item(session: Session, dept_code: str, which: Which, data: MeasuredIn) -> MeasuredOut:
     dept = _department(session, dept_code)
     assert dept.id is not None
+    require_department(dept.code, f"add a {which}")
     ids = _codes_to_ids(session, data.indicators)
     name = normalize_text(data.name)
     item: Duty | StrategicGoal = (
@@ -87,6 +91,8 @@ def _get(session: Session, which: Which, item_id: int) -> Duty | StrategicGoal:
     item = repo.get_duty(session, item_id) if which == "duty" else repo.get_goal(session, item_id)
     if item is None:
         raise NotFound(f"{'Duty' if which == 'duty' else 'Strategic goal'} {item_id} does not exist")
+    dept = session.get(Department, item.department_id)
+    require_department(dept.code if dept else None, f"change a {which}")
     return item
 
 
@@ -101,8 +107,17 @@ def _set_links(session: Session, which: Which, item_id: int, indicator_ids: Sequ
     else:
         repo.set_goal_links(session, item_id, indicator_ids)
     # MEASURES edges start at the indicator: every indicator gaining or losing one changed.
-    touched = {i.code for i in _indicators(session, sorted(set(before) | set(indicator_ids)))}
-    record(session, Entity.indicator, sorted(touched))
+    touched = {i.id: i.code for i in _indicators(session, sorted(set(before) | set(indicator_ids)))}
+    record(session, Entity.indicator, sorted(touched.values()))
+    if set(before) != set(indicator_ids):  # the link rows are Core writes: audited as the item's list
+        audit.record(
+            session,
+            entity_type=_AUDIT_ENTITY[which],
+            entity_id=item_id,
+            action=audit.Action.update,
+            before={"indicators": sorted(touched[i] for i in set(before))},
+            after={"indicators": sorted(touched[i] for i in set(indicator_ids))},
+        )
 
 
 def update_item(session: Session, which: Which, item_id: int, patch: MeasuredPatch) -> MeasuredOut:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from graph.errors import GraphUnavailable
+from service.auth.access import HEALTH
 from service.db import ping
 from service.deps import StateDep
 from service.errors import problem
@@ -17,13 +18,13 @@ from service.errors import problem
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", operation_id="health")
+@router.get("/health", operation_id="health", dependencies=[Depends(HEALTH)])
 def health() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/ready", operation_id="ready", response_model=None)
+@router.get("/ready", operation_id="ready", dependencies=[Depends(HEALTH)], response_model=None)
 async def ready(state: StateDep) -> dict[str, Any] | JSONResponse:
     """The database answers; reports the search index size and the graph projection lag."""
     try:

@@ -6,11 +6,12 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from loaders.writers import ExportProfile, write_csv, write_jsonl, write_xlsx
+from service.auth.access import CATALOGUE_WRITE, READ
 from service.deps import AsOfParam, ReleaseParam, SessionDep, StateDep
 from service.errors import PayloadTooLarge, ValidationFailed, problem_responses
 from service.imports import service
@@ -18,7 +19,7 @@ from service.versions.service import parse_as_of
 
 router = APIRouter(prefix="/v1", tags=["import-export"])
 
-_IMPORT_BODY: dict[str, Any] = {
+UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "JSON array, NDJSON, CSV or XLSX — raw body, or multipart/form-data with a `file` part",
@@ -41,7 +42,8 @@ _IMPORT_BODY: dict[str, Any] = {
 }
 
 
-async def _read_upload(request: Request, limit: int) -> tuple[bytes, str | None, str | None]:
+async def read_upload(request: Request, limit: int) -> tuple[bytes, str | None, str | None]:
+    """The uploaded file (raw body or multipart `file` part), its content type and name; 413 past ``limit``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The upload is larger than {limit} bytes")
@@ -65,7 +67,8 @@ async def _read_upload(request: Request, limit: int) -> tuple[bytes, str | None,
 @router.post(
     "/imports",
     operation_id="importIndicators",
-    openapi_extra=_IMPORT_BODY,
+    dependencies=[Depends(CATALOGUE_WRITE)],
+    openapi_extra=UPLOAD_BODY,
     responses=problem_responses(413, 415, 422),
 )
 async def import_indicators(
@@ -73,13 +76,22 @@ async def import_indicators(
     state: StateDep,
     session: SessionDep,
     dry_run: bool = False,
+    reason: Annotated[
+        str | None, Query(max_length=2000, description="why (recorded in the revisions and the audit trail)")
+    ] = None,
 ) -> dict[str, Any]:
     """All-or-nothing import; the report counts created/updated/unchanged rows and lists row errors."""
-    data, content_type, filename = await _read_upload(request, state.settings.max_upload_bytes)
+    data, content_type, filename = await read_upload(request, state.settings.max_upload_bytes)
     if len(data) > state.settings.max_upload_bytes:
         raise PayloadTooLarge(f"The upload is larger than {state.settings.max_upload_bytes} bytes")
     report = await run_in_threadpool(
-        service.run_import, session, data, content_type=content_type, filename=filename, dry_run=dry_run
+        service.run_import,
+        session,
+        data,
+        content_type=content_type,
+        filename=filename,
+        dry_run=dry_run,
+        reason=reason,
     )
     return report.as_dict()
 
@@ -100,6 +112,7 @@ _MEDIA = {
 @router.get(
     "/exports",
     operation_id="exportIndicators",
+    dependencies=[Depends(READ)],
     response_class=Response,
     responses=problem_responses(404, 422),
 )

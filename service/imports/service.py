@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col
 
 from loaders.readers import RawRecord
+from service import audit
 from service.domain import COMPARATOR_SYMBOLS, LIFECYCLE, Comparator, IndicatorStatus
 from service.duties.repository import all_measure_names, indicator_link_names
 from service.errors import FieldError, ValidationFailed
@@ -21,9 +23,10 @@ from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import BasisMatcher
 from service.models import Indicator, utcnow
 from service.taxonomy.service import Refs
-from service.versions.service import Provenance
+from service.versions.service import Provenance, newest_revision_id, revision_span
 
 MAX_REPORTED_ERRORS = 1000
+AUDITED_CODES = 1000  # codes listed in an import's audit entry; its revision range covers the rest
 
 
 @dataclass
@@ -73,12 +76,14 @@ def import_records(
     default_status: IndicatorStatus = IndicatorStatus.standard,
     reason: str | None = None,
     author: str | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> ImportReport:
     """Validate every row first; write nothing unless all rows are valid.
 
     Rows match existing indicators by ``code``, or, without a code, by their
     natural key (kind, department, sector, levels as written, name, source), so running
-    the same file twice changes nothing the second time.
+    the same file twice changes nothing the second time. The import is one audit entry (counts,
+    the file's ``source`` — sha256, name, size — and the revisions it wrote), not one per row.
     """
     report = ImportReport(rows=len(records), dry_run=dry_run)
     refs = Refs(session)
@@ -140,7 +145,10 @@ def import_records(
         for dated in ("effective_from", "expires_on"):  # a file without date columns keeps the dates
             if values[dated] is None:
                 values[dated] = getattr(match, dated)
-        if values["status"] != match.status and values["status"] not in LIFECYCLE[IndicatorStatus(match.status)]:
+        if (
+            values["status"] != match.status
+            and values["status"] not in LIFECYCLE[IndicatorStatus(match.status)]
+        ):
             report.errors.append(
                 FieldError(
                     field="status",
@@ -165,6 +173,7 @@ def import_records(
 
     assign_codes(session, [v for v, _ in inserts if not v.get("code")], refs, set(by_code))
     seq = repo.bump_change_seq(session)
+    revisions_after = newest_revision_id(session)
     now = utcnow()
     for values, links in inserts:
         values.update(version=1, change_seq=seq, created_at=now, updated_at=now)
@@ -189,6 +198,24 @@ def import_records(
     report.created, report.updated = len(inserts), len(updates)
     report.codes.extend(v["code"] for v, _ in inserts)
     report.codes.extend(u["code"] for u in updates)
+    changed = [v["code"] for v, _ in inserts] + [u["code"] for u in updates]
+    audit.record(
+        session,
+        entity_type="import",
+        entity_id=(source or {}).get("sha256") or f"change-{seq}",
+        action=audit.Action.import_,
+        after={
+            "rows": report.rows,
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "file": dict(source or {}),
+            **revision_span(session, change_seq=seq, after_id=revisions_after),
+            "codes": changed[:AUDITED_CODES],
+            "codes_complete": len(changed) <= AUDITED_CODES,
+        },
+        reason=reason or "import",
+    )
     if dry_run:
         # The dry run did every step, so its counts are exact; undo them all.
         session.rollback()
@@ -316,8 +343,24 @@ def export_rows_at(
             yield snapshot_row(snap)
 
 
+def file_source(data: bytes, *, content_type: str | None = None, filename: str | None = None) -> dict[str, Any]:
+    """What the audit trail keeps of an imported file: its digest, name, type and size."""
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "name": filename,
+        "content_type": content_type,
+        "bytes": len(data),
+    }
+
+
 def run_import(
-    session: Session, data: bytes, *, content_type: str | None, filename: str | None, dry_run: bool
+    session: Session,
+    data: bytes,
+    *,
+    content_type: str | None,
+    filename: str | None,
+    dry_run: bool,
+    reason: str | None = None,
 ) -> ImportReport:
     """Detect the format, read the rows and import them (see ``import_records``)."""
     from loaders.readers import LoadError, detect_format, read_records
@@ -331,4 +374,10 @@ def run_import(
             errors[0].message if len(errors) == 1 else "The file cannot be read; nothing was imported",
             errors=errors,
         ) from exc
-    return import_records(session, records, dry_run=dry_run)
+    return import_records(
+        session,
+        records,
+        dry_run=dry_run,
+        reason=reason,
+        source=file_source(data, content_type=content_type, filename=filename),
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
+from service.auth.access import CATALOGUE_WRITE, PUBLIC_READ
 from service.deps import AsOfParam, IndexDep, PastIndexesDep, ReleaseParam, SessionDep
 from service.errors import problem_responses
 from service.indicators import service
@@ -18,7 +19,13 @@ router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
 ListParam = Annotated[list[str] | None, Query()]
 
 
-@router.get("", operation_id="listIndicators", response_model=IndicatorPage, responses=problem_responses(422))
+@router.get(
+    "",
+    operation_id="listIndicators",
+    dependencies=[Depends(PUBLIC_READ)],
+    response_model=IndicatorPage,
+    responses=problem_responses(422),
+)
 def list_indicators(
     session: SessionDep,
     index: IndexDep,
@@ -52,7 +59,11 @@ def list_indicators(
 
 
 @router.get(
-    "/{code}", operation_id="getIndicator", response_model=IndicatorOut, responses=problem_responses(404, 422)
+    "/{code}",
+    operation_id="getIndicator",
+    dependencies=[Depends(PUBLIC_READ)],
+    response_model=IndicatorOut,
+    responses=problem_responses(404, 422),
 )
 def get_indicator(
     code: str, session: SessionDep, response: Response, as_of: AsOfParam = None, release: ReleaseParam = None
@@ -62,7 +73,8 @@ def get_indicator(
     With ``as_of`` or ``release`` the answer is the revision in force then (no ETag: history is read-only).
     """
     if as_of is not None or release is not None:
-        return versions.indicator_at(session, code, as_of=versions.parse_as_of(as_of), release=release)
+        past = versions.indicator_at(session, code, as_of=versions.parse_as_of(as_of), release=release)
+        return service.require_visible(past)
     out, tag = service.get_indicator(session, code)
     response.headers["ETag"] = tag
     return out
@@ -71,6 +83,7 @@ def get_indicator(
 @router.post(
     "",
     operation_id="createIndicator",
+    dependencies=[Depends(CATALOGUE_WRITE)],
     response_model=IndicatorOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(409, 422),
@@ -85,6 +98,7 @@ def create_indicator(draft: IndicatorDraft, session: SessionDep, response: Respo
 @router.patch(
     "/{code}",
     operation_id="updateIndicator",
+    dependencies=[Depends(CATALOGUE_WRITE)],
     response_model=IndicatorOut,
     responses=problem_responses(404, 412, 422, 428),
 )
@@ -103,6 +117,7 @@ def update_indicator(
 @router.delete(
     "/{code}",
     operation_id="retireIndicator",
+    dependencies=[Depends(CATALOGUE_WRITE)],
     response_model=IndicatorOut,
     responses=problem_responses(404, 412),
 )

@@ -250,9 +250,12 @@ class IndicatorPatch(BaseModel):
     source: str | None = None
     notes: str | None = None
     status: str | None = Field(
-        default=None, description="lifecycle move (draft → proposed → standard → superseded | retired); 409 if invalid"
+        default=None,
+        description="lifecycle move (draft → proposed → standard → superseded | retired); 409 if invalid",
     )
-    superseded_by: str | None = Field(default=None, description="code of the replacing indicator (with status superseded)")
+    superseded_by: str | None = Field(
+        default=None, description="code of the replacing indicator (with status superseded)"
+    )
     effective_from: date | None = None
     expires_on: date | None = None
     duties: list[str] | str | None = None
@@ -311,7 +314,9 @@ class IndicatorOut(BaseModel):
     status: IndicatorStatus
     effective_from: date | None = None
     expires_on: date | None = None
-    superseded_by: str | None = Field(default=None, description="code of the indicator that replaces this one")
+    superseded_by: str | None = Field(
+        default=None, description="code of the indicator that replaces this one"
+    )
     version: int = Field(description="optimistic-lock counter; the ETag")
     revision: int = Field(default=0, description="number of the revision shown (see /history)")
     valid_from: datetime | None = Field(default=None, description="set on reads with ?as_of= or ?release=")

@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from sqlmodel import Session, col
 
 from loaders.levels import LevelMapping, map_levels
+from service import audit
+from service.auth.context import current_principal
 from service.domain import COMPARATOR_SYMBOLS, IndicatorStatus, Kind
 from service.errors import FieldError, NotFound, PreconditionFailed, PreconditionRequired, ValidationFailed
 from service.indicators import repository as repo
@@ -164,7 +166,9 @@ def assign_codes(session: Session, plans: Sequence[dict[str, Any]], refs: Refs, 
 _SYMBOLS: dict[str, str] = {c.value: symbol for c, symbol in COMPARATOR_SYMBOLS.items()}
 
 
-def snapshots(session: Session, indicators: Sequence[Indicator], refs: Refs | None = None) -> list[dict[str, Any]]:
+def snapshots(
+    session: Session, indicators: Sequence[Indicator], refs: Refs | None = None
+) -> list[dict[str, Any]]:
     """What each indicator says, as JSON-ready dicts: the body of a revision and of every read.
 
     Volatile bookkeeping (version, revision, timestamps) is left out, so two snapshots are equal
@@ -256,7 +260,9 @@ def view_of(snapshot: dict[str, Any], ind: Indicator) -> IndicatorOut:
 
 
 def views(session: Session, indicators: Sequence[Indicator], refs: Refs | None = None) -> list[IndicatorOut]:
-    return [view_of(snap, ind) for snap, ind in zip(snapshots(session, indicators, refs), indicators, strict=True)]
+    return [
+        view_of(snap, ind) for snap, ind in zip(snapshots(session, indicators, refs), indicators, strict=True)
+    ]
 
 
 def require(session: Session, code: str) -> Indicator:
@@ -268,7 +274,7 @@ def require(session: Session, code: str) -> Indicator:
 
 def get_indicator(session: Session, code: str) -> tuple[IndicatorOut, str]:
     ind = require(session, code)
-    return views(session, [ind])[0], etag(ind)
+    return require_visible(views(session, [ind])[0]), etag(ind)
 
 
 # --- writes --------------------------------------------------------------------
@@ -300,10 +306,41 @@ def create_indicator(
     if plan.basis_links:
         repo.replace_basis_links(session, {ind.id: plan.basis_links})
     write_measures(session, refs, ind.id, plan)
-    announce(session, refs, [ind.code], prov or Provenance(reason="created"))
+    prov = prov or Provenance(reason="created")
+    announce(session, refs, [ind.code], prov)
     session.expire_all()
     ind = require(session, plan.values["code"])
+    audit_write(session, ind, action=audit.Action.create, since=0, version=0, reason=prov.reason)
     return views(session, [ind], refs)[0], etag(ind)
+
+
+def audit_write(session: Session, ind: Indicator, *, action: str, since: int, version: int, reason: str | None) -> None:
+    """One audit entry for a write to one indicator: what its new revision says (all of it when
+    created, the changed fields before and after otherwise), with the version and revision moves.
+
+    ``since`` and ``version``: the indicator's revision number and version before the write.
+    """
+    from service.versions import repository as versions_repo
+
+    assert ind.id is not None
+    before: dict[str, Any] = {"version": version, "revision": since}
+    after: dict[str, Any] = {"version": ind.version, "revision": ind.revision}
+    head = versions_repo.indicator_revision(session, ind.id, ind.revision) if ind.revision > since else None
+    previous = versions_repo.indicator_revision(session, ind.id, since) if head is not None and since else None
+    if head is not None and previous is None:
+        after.update(head.snapshot)
+    elif head is not None and previous is not None:
+        before.update({f: previous.snapshot.get(f) for f in head.fields})
+        after.update({f: head.snapshot.get(f) for f in head.fields})
+    audit.record(
+        session,
+        entity_type="indicator",
+        entity_id=ind.code,
+        action=action,
+        before=None if action == audit.Action.create else before,
+        after=after,
+        reason=reason,
+    )
 
 
 def write_measures(session: Session, refs: Refs, indicator_id: int, plan: RowPlan) -> None:
@@ -416,11 +453,7 @@ def revise(session: Session, ind: Indicator, changes: dict[str, Any], prov: Prov
     """
     assert ind.id is not None
     refs = Refs(session)
-    links = repo.basis_links(session, [ind.id]).get(ind.id, [])
-    current = draft_of(ind, refs, basis_clause=links[0][0].clause if links else None)
-    from service.duties.repository import indicator_link_names
-
-    current["duties"], current["strategic_goals"] = indicator_link_names(session, ind.id)
+    since, version = ind.revision, ind.version
     changes = dict(changes)
     superseded_by = changes.pop("superseded_by", ind.superseded_by)
     new_status = changes.get("status")
@@ -430,11 +463,7 @@ def revise(session: Session, ind: Indicator, changes: dict[str, Any], prov: Prov
         changes["status"] = new_status
     if (new_status or ind.status) == IndicatorStatus.superseded.value:
         _check_successor(session, ind.code, superseded_by)
-    if "value" in changes and "raw_value" not in changes:
-        current["raw_value"] = None  # a new value replaces the old published text
-    if ("level1" in changes) and "level2" not in changes:
-        current["level2"] = None
-    merged = {**current, **changes}
+    merged = merged_draft(session, ind, changes, refs)
     try:
         draft = IndicatorDraft.model_validate(merged)
     except ValidationError as exc:
@@ -453,7 +482,31 @@ def revise(session: Session, ind: Indicator, changes: dict[str, Any], prov: Prov
         write_measures(session, refs, ind.id, plan)
     announce(session, refs, [ind.code], prov)
     session.expire_all()
-    return require(session, ind.code)
+    ind = require(session, ind.code)
+    audit_write(session, ind, action=audit.Action.update, since=since, version=version, reason=prov.reason)
+    return ind
+
+
+def merged_draft(
+    session: Session, ind: Indicator, changes: Mapping[str, Any], refs: Refs | None = None
+) -> dict[str, Any]:
+    """The stored indicator as draft input with ``changes`` (draft field names) laid over it.
+
+    This is what ``revise`` validates; proposals validate and check their revise items the same way.
+    """
+    from service.duties.repository import indicator_link_names
+
+    assert ind.id is not None
+    links = repo.basis_links(session, [ind.id]).get(ind.id, [])
+    current = draft_of(ind, refs or Refs(session), basis_clause=links[0][0].clause if links else None)
+    current["duties"], current["strategic_goals"] = indicator_link_names(session, ind.id)
+    if "value" in changes and "raw_value" not in changes:
+        current["raw_value"] = None  # a new value replaces the old published text
+    if "raw_value" in changes and "value" not in changes:
+        current["value"] = None  # and a new published text is parsed into a new value
+    if ("level1" in changes) and "level2" not in changes:
+        current["level2"] = None
+    return {**current, **changes}
 
 
 def _status_value(status: object) -> str:
@@ -489,6 +542,7 @@ def retire_indicator(
     check_if_match(ind, if_match, required=False)
     if ind.status != IndicatorStatus.retired:
         check_transition(code, ind.status, IndicatorStatus.retired.value)
+        since, version = ind.revision, ind.version
         seq = repo.bump_change_seq(session)
         assert ind.id is not None
         if not repo.update_if_version(
@@ -498,9 +552,11 @@ def retire_indicator(
             {"status": IndicatorStatus.retired.value, "change_seq": seq, "updated_at": utcnow()},
         ):
             raise PreconditionFailed(f"Indicator {code} was changed by someone else meanwhile; reload it")
-        announce(session, Refs(session), [code], prov or Provenance(reason="retired"))
+        prov = prov or Provenance(reason="retired")
+        announce(session, Refs(session), [code], prov)
         session.expire_all()
         ind = require(session, code)
+        audit_write(session, ind, action=audit.Action.retire, since=since, version=version, reason=prov.reason)
     return views(session, [ind])[0], etag(ind)
 
 
@@ -554,6 +610,12 @@ def rebuild_index(session: Session, index: SearchIndex) -> None:
     index.replace_all(index_docs(session, repo.index_rows(session), Refs(session)), version=seq)
 
 
+# Statuses an indicator has once finance published it; anonymous reads (when switched on) see only these.
+PUBLISHED = frozenset(
+    {IndicatorStatus.standard.value, IndicatorStatus.superseded.value, IndicatorStatus.retired.value}
+)
+
+
 @dataclass(frozen=True)
 class SearchParams:
     q: str | None = None
@@ -587,7 +649,17 @@ def search_filters(refs: Refs, params: SearchParams) -> dict[str, list[str]]:
     if "status" not in filters:
         # Retired indicators stay readable by code but do not clutter search unless asked for.
         filters["status"] = [s.value for s in IndicatorStatus if s != IndicatorStatus.retired]
+    if current_principal().is_anonymous:
+        # The public sees what was published; a filter value no row has keeps an empty answer empty.
+        filters["status"] = [s for s in filters["status"] if s in PUBLISHED] or ["(unpublished)"]
     return filters
+
+
+def require_visible(out: IndicatorOut) -> IndicatorOut:
+    """Drafts and proposals do not exist for anonymous readers (404, as for any unknown code)."""
+    if current_principal().is_anonymous and out.status not in PUBLISHED:
+        raise NotFound(f"Indicator {out.code} does not exist")
+    return out
 
 
 def search(session: Session, index: SearchIndex, params: SearchParams) -> IndicatorPage:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from graph.results import DepartmentProfile, Impact, RelatedIndicator, Subgraph
+from service.auth.access import READ
 from service.deps import AsOfParam, SessionDep
 from service.errors import problem_responses
 from service.knowledge.runtime import GraphRuntime
@@ -31,6 +32,7 @@ GraphReleaseParam = Annotated[
 @router.get(
     "/graph/neighbourhood",
     operation_id="graphNeighbourhood",
+    dependencies=[Depends(READ)],
     response_model=Subgraph,
     responses=problem_responses(404, 422, 503),
 )
@@ -58,6 +60,7 @@ def neighbourhood(
 @router.get(
     "/legal-bases/{basis_id}/impact",
     operation_id="legalBasisImpact",
+    dependencies=[Depends(READ)],
     response_model=Impact,
     responses=problem_responses(404, 422, 503),
 )
@@ -85,6 +88,7 @@ def impact(
 @router.get(
     "/departments/{code}/profile",
     operation_id="departmentProfile",
+    dependencies=[Depends(READ)],
     response_model=DepartmentProfile,
     responses=problem_responses(404, 503),
 )
@@ -98,6 +102,7 @@ def department_profile(code: str, graph: GraphDep, response: Response) -> Depart
 @router.get(
     "/indicators/{code}/related",
     operation_id="relatedIndicators",
+    dependencies=[Depends(READ)],
     response_model=list[RelatedIndicator],
     responses=problem_responses(404, 503),
 )

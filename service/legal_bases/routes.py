@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
+from service.auth.access import CATALOGUE_WRITE, PUBLIC_READ
 from service.deps import SessionDep
 from service.errors import problem_responses
 from service.legal_bases import service
@@ -14,7 +15,9 @@ from service.legal_bases.schemas import LegalBasisIn, LegalBasisOut, LegalBasisP
 router = APIRouter(prefix="/v1/legal-bases", tags=["legal-bases"])
 
 
-@router.get("", operation_id="listLegalBases", response_model=LegalBasisPage)
+@router.get(
+    "", operation_id="listLegalBases", dependencies=[Depends(PUBLIC_READ)], response_model=LegalBasisPage
+)
 def list_legal_bases(
     session: SessionDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
@@ -27,6 +30,7 @@ def list_legal_bases(
 @router.post(
     "",
     operation_id="createLegalBasis",
+    dependencies=[Depends(CATALOGUE_WRITE)],
     response_model=LegalBasisOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(409, 422),
@@ -40,6 +44,7 @@ def create_legal_basis(data: LegalBasisIn, session: SessionDep, response: Respon
 @router.get(
     "/{basis_id}",
     operation_id="getLegalBasis",
+    dependencies=[Depends(PUBLIC_READ)],
     response_model=LegalBasisOut,
     responses=problem_responses(404),
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
+from service.auth.access import PUBLIC_READ, RELEASE_PUBLISH
 from service.deps import SessionDep
 from service.errors import problem_responses
 from service.releases import service
@@ -26,6 +27,7 @@ NameParam = Annotated[str, Path(max_length=64, description="release name, e.g. 2
 @router.post(
     "",
     operation_id="publishRelease",
+    dependencies=[Depends(RELEASE_PUBLISH)],
     response_model=ReleaseOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(409, 422),
@@ -37,14 +39,18 @@ def publish_release(draft: ReleaseDraft, session: SessionDep, response: Response
     return out
 
 
-@router.get("", operation_id="listReleases", response_model=ReleaseList)
+@router.get("", operation_id="listReleases", dependencies=[Depends(PUBLIC_READ)], response_model=ReleaseList)
 def list_releases(session: SessionDep) -> ReleaseList:
     """Every release, newest first, with its counts against the one before."""
     return service.list_releases(session)
 
 
 @router.get(
-    "/{name}", operation_id="getRelease", response_model=ReleaseOut, responses=problem_responses(404, 422)
+    "/{name}",
+    operation_id="getRelease",
+    dependencies=[Depends(PUBLIC_READ)],
+    response_model=ReleaseOut,
+    responses=problem_responses(404, 422),
 )
 def get_release(name: NameParam, session: SessionDep) -> ReleaseOut:
     return service.get_release(session, name)
@@ -53,6 +59,7 @@ def get_release(name: NameParam, session: SessionDep) -> ReleaseOut:
 @router.get(
     "/{name}/indicators",
     operation_id="listReleaseIndicators",
+    dependencies=[Depends(PUBLIC_READ)],
     response_model=ReleaseIndicatorPage,
     responses=problem_responses(404, 422),
 )
@@ -69,6 +76,7 @@ def list_release_indicators(
 @router.get(
     "/{a}/diff/{b}",
     operation_id="diffReleases",
+    dependencies=[Depends(PUBLIC_READ)],
     response_model=ReleaseDiff,
     responses=problem_responses(404, 422),
 )

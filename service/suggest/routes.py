@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from service.auth.access import SUGGEST
 from service.deps import SessionDep, StateDep, SuggestDep
 from service.errors import problem_responses
 from service.suggest import service
@@ -23,6 +24,7 @@ def _json(model: BaseModel) -> Response:
 @router.post(
     "/suggestions",
     operation_id="suggestIndicators",
+    dependencies=[Depends(SUGGEST)],
     response_model=SuggestResponse,
     responses=problem_responses(422),
 )
@@ -42,6 +44,7 @@ async def suggest_indicators(body: SuggestRequest, state: StateDep) -> Response:
 @router.post(
     "/suggestions:batch",
     operation_id="suggestIndicatorsBatch",
+    dependencies=[Depends(SUGGEST)],
     response_model=SuggestBatchResponse,
     responses=problem_responses(422),
 )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
+from service.auth.access import TARGETS
 from service.deps import SessionDep
 from service.errors import problem_responses
 from service.targets import service
@@ -15,6 +16,7 @@ router = APIRouter(prefix="/v1/targets", tags=["targets"])
 @router.post(
     "",
     operation_id="upsertTarget",
+    dependencies=[Depends(TARGETS)],
     response_model=TargetOut,
     status_code=status.HTTP_201_CREATED,
     responses={
@@ -31,7 +33,11 @@ def upsert_target(data: TargetIn, session: SessionDep, response: Response) -> Ta
 
 
 @router.get(
-    "/{external_id}", operation_id="getTarget", response_model=TargetOut, responses=problem_responses(404)
+    "/{external_id}",
+    operation_id="getTarget",
+    dependencies=[Depends(TARGETS)],
+    response_model=TargetOut,
+    responses=problem_responses(404),
 )
 def get_target(external_id: str, session: SessionDep) -> TargetOut:
     return service.get_target(session, external_id)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session
 
 from loaders.values import parse_comparator, parse_raw_value
+from service import audit
+from service.auth.context import current_principal, require_department
+from service.auth.principal import Role
 from service.errors import FieldError, NotFound, ValidationFailed
 from service.indicators import repository as indicator_repo
-from service.models import Target, utcnow
+from service.models import Indicator, Target, TargetIndicator, utcnow
 from service.outbox.service import Entity, record
 from service.targets import repository as repo
 from service.targets.schemas import TargetIn, TargetOut, TargetRowOut
@@ -25,6 +30,7 @@ def _value_text(value: float | str | None) -> str | None:
 def upsert_target(session: Session, data: TargetIn) -> tuple[TargetOut, bool]:
     """Create or replace a target by its external id; returns (target, created)."""
     refs = Refs(session)
+    _require_scope(refs, data.department, repo.get(session, data.external_id))
     codes = [r.code for r in data.indicators]
     ids = indicator_repo.ids_by_codes(session, codes)
     errors = [
@@ -66,19 +72,54 @@ def upsert_target(session: Session, data: TargetIn) -> tuple[TargetOut, bool]:
     target.text = data.text
     session.flush()
     assert target.id is not None
+    old_rows = [] if created else _audit_rows(repo.rows_of(session, target.id))
     repo.replace_rows(session, target.id, rows)
+    # The indicator rows are Core writes: audited as the target's list, merged into its entry.
+    new_rows = [{"code": r.code, **{k: v for k, v in row.items() if k != "indicator_id"}}
+                for r, row in zip(data.indicators, rows, strict=True)]  # fmt: skip
+    if new_rows != old_rows:
+        audit.record(
+            session,
+            entity_type="target",
+            entity_id=target.external_id,
+            action=audit.Action.update,
+            before=None if created else {"indicators": old_rows},
+            after={"indicators": new_rows},
+        )
     record(session, Entity.department, refs.new_department_codes)
     record(session, Entity.target, [target.external_id])
     return get_target(session, target.external_id), created
 
 
+def _audit_rows(rows: list[tuple[TargetIndicator, Indicator]]) -> list[dict[str, Any]]:
+    return [
+        {"code": i.code, "comparator": r.comparator, "value": r.value, "unit": r.unit, "raw_value": r.raw_value}
+        for r, i in rows
+    ]
+
+
+def _require_scope(refs: Refs, department: str | None, existing: Target | None) -> None:
+    """An editor registers targets of its own departments and never takes over another's target."""
+    if current_principal().role is not Role.editor:
+        return
+    if existing is not None:
+        owner = refs.departments.get(existing.department_id) if existing.department_id else None
+        require_department(owner.code if owner else None, "replace this target")
+    did = refs.department_id(department, create=False) if department else None
+    dept = refs.departments.get(did) if did is not None else None
+    require_department(dept.code if dept else department, "register a target")
+
+
 def get_target(session: Session, external_id: str) -> TargetOut:
     target = repo.get(session, external_id)
-    if target is None:
-        raise NotFound(f"Target {external_id!r} does not exist")
-    assert target.id is not None
     refs = Refs(session)
-    dept = refs.departments.get(target.department_id) if target.department_id else None
+    dept = refs.departments.get(target.department_id) if target and target.department_id else None
+    principal = current_principal()
+    if target is None or (
+        principal.role is Role.editor and not principal.covers_department(dept.code if dept else None)
+    ):
+        raise NotFound(f"Target {external_id!r} does not exist")  # another department's target stays unseen
+    assert target.id is not None
     return TargetOut(
         external_id=target.external_id,
         department=dept.name if dept else None,

@@ -56,6 +56,20 @@ def revision_ids(session: Session, heads: Sequence[tuple[int, int]]) -> dict[tup
     return out
 
 
+def newest_revision_id(session: Session) -> int:
+    return int(session.execute(select(func.max(REVISION.c.id))).scalar_one_or_none() or 0)
+
+
+def revision_span(session: Session, *, change_seq: int, after_id: int) -> tuple[int | None, int | None, int]:
+    """(first id, last id, count) of the indicator revisions above ``after_id`` recorded under one
+    catalogue change number (a primary-key range: cheap however long history is)."""
+    stmt = select(func.min(REVISION.c.id), func.max(REVISION.c.id), func.count()).where(
+        REVISION.c.id > after_id, REVISION.c.change_seq == change_seq
+    )
+    first, last, count = session.execute(stmt).one()
+    return first, last, int(count)
+
+
 def insert_revision_bases(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(session, REVISION_BASIS, rows)
 

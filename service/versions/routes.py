@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
+from service.auth.access import READ
 from service.deps import SessionDep
 from service.errors import problem_responses
 from service.versions import service
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/v1", tags=["history"])
 @router.get(
     "/indicators/{code}/history",
     operation_id="getIndicatorHistory",
+    dependencies=[Depends(READ)],
     response_model=HistoryOut,
     responses=problem_responses(404),
 )
@@ -28,6 +30,7 @@ def get_history(code: str, session: SessionDep) -> HistoryOut:
 @router.get(
     "/indicators/{code}/revisions/{number}",
     operation_id="getIndicatorRevision",
+    dependencies=[Depends(READ)],
     response_model=RevisionOut,
     responses=problem_responses(404),
 )
@@ -39,6 +42,7 @@ def get_revision(code: str, number: Annotated[int, Path(ge=1)], session: Session
 @router.get(
     "/indicators/{code}/diff",
     operation_id="diffIndicatorRevisions",
+    dependencies=[Depends(READ)],
     response_model=RevisionDiff,
     responses=problem_responses(404, 422),
 )
@@ -55,6 +59,7 @@ def diff_revisions(
 @router.get(
     "/legal-bases/{basis_id}/history",
     operation_id="getLegalBasisHistory",
+    dependencies=[Depends(READ)],
     response_model=BasisHistoryOut,
     responses=problem_responses(404),
 )

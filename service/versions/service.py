@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from service import audit
+from service.auth.context import current_principal
 from service.changes.service import Event, EventType, emit
 from service.domain import LIFECYCLE, IndicatorStatus
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -58,7 +60,10 @@ DERIVED_FIELDS = frozenset(
 
 @dataclass(frozen=True)
 class Provenance:
-    """Who changed what, why, in which change set, and from when it holds (default: now)."""
+    """Who changed what, why, in which change set, and from when it holds (default: now).
+
+    Without an ``author`` the revision names the actor of the request (``system`` outside one).
+    """
 
     reason: str | None = None
     author: str | None = None
@@ -152,6 +157,7 @@ def _record_chunk(
     heads = repo.head_indicator_revisions(session, [i.id for i in indicators if i.id is not None])
     now = utcnow()
     seq = indicator_repo.current_change_seq(session)
+    author = prov.author or current_principal().actor
     rows: list[dict[str, Any]] = []
     events: list[Event] = []
     touched: list[tuple[int, int]] = []
@@ -184,7 +190,7 @@ def _record_chunk(
                 "fields": fields,
                 "snapshot": {k: v for k, v in snap.items() if v is not None},  # absent = None
                 "reason": prov.reason,
-                "author": prov.author,
+                "author": author,
                 "change_set_id": prov.change_set_id,
                 "valid_from": valid_from,
                 "recorded_at": now,
@@ -232,6 +238,7 @@ def record_bases(
     snaps = basis_snapshot(session, ids)
     heads = repo.head_basis_revisions(session, ids)
     now = utcnow()
+    author = prov.author or current_principal().actor
     rows, events = [], []
     for bid in ids:
         snap, head = snaps[bid], heads.get(bid)
@@ -249,7 +256,7 @@ def record_bases(
                 "fields": fields,
                 "snapshot": {k: v for k, v in snap.items() if v is not None},  # absent = None
                 "reason": prov.reason,
-                "author": prov.author,
+                "author": author,
                 "change_set_id": prov.change_set_id,
                 "valid_from": valid_from,
                 "recorded_at": now,
@@ -276,7 +283,27 @@ def backfill(session: Session) -> int:
     bases = repo.unrecorded_basis_ids(session)
     record_bases(session, bases, prov)
     record(session, Entity.legal_basis, bases)
+    if ids or bases:
+        audit.record(
+            session,
+            entity_type="catalogue",
+            entity_id="revisions",
+            action=audit.Action.backfill,
+            after={"indicators": len(ids), "legal_bases": len(bases)},
+            reason=prov.reason,
+        )
     return len(ids)
+
+
+def newest_revision_id(session: Session) -> int:
+    """Taken before a bulk write, it bounds the revisions that write records (see ``revision_span``)."""
+    return repo.newest_revision_id(session)
+
+
+def revision_span(session: Session, *, change_seq: int, after_id: int) -> dict[str, int | None]:
+    """The indicator revisions one catalogue change wrote, for the bulk audit entry that cites them."""
+    first, last, count = repo.revision_span(session, change_seq=change_seq, after_id=after_id)
+    return {"change_seq": change_seq, "first_revision_id": first, "last_revision_id": last, "revisions": count}
 
 
 # --- reading --------------------------------------------------------------------------------------

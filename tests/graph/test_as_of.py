@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
@@ -25,15 +24,14 @@ from graph.projection import T_REVISION, checksum, count_edges, count_nodes, rea
 from graph.results import Impact, ImpactIndicator, Subgraph
 from graph.store import GraphStore
 from graph.sync import GraphProjector
-from service.app import create_app
 from service.bootstrap import prepare_database
 from service.db import make_engine
 from service.indicators import repository as indicator_repo
 from service.indicators import service as indicators
 from service.legal_bases.schemas import LegalBasisIn
 from service.legal_bases.service import create_basis
-from service.settings import Settings
 from service.versions.service import Provenance, end_of, start_of
+from tests.conftest import client_for
 
 # Seed revisions hold from 2021-01-01, the 2020 standard carries both indicators from 2022-01-01 and
 # its edition takes over on 2027-01-01: one day on each side of every change, and one before all.
@@ -223,7 +221,7 @@ def test_routes_take_as_of_and_release(empty_url: str) -> None:
         h = write_history(engine)
     finally:
         engine.dispose()
-    with TestClient(create_app(Settings(database_url=empty_url, seed=True))) as client:
+    with client_for(empty_url, seed=True) as client:
         impact = f"/v1/legal-bases/{h.old}/impact"
         names = {}
         for day in ("2026-06-30", "2027-06-30"):

@@ -171,7 +171,14 @@ class TestNewEdition:
         assert cs["counts"] == {
             "items": 3,
             "by_decision": {"pending": 3, "accepted": 0, "rejected": 0},
-            "by_action": {"rebase": 3, "revise_value": 0, "retire": 0, "no_change": 0},
+            "by_action": {
+                "rebase": 3,
+                "revise_value": 0,
+                "retire": 0,
+                "no_change": 0,
+                "create": 0,
+                "revise": 0,
+            },
         }
         assert cs["targets"] == [
             {"external_id": "SLT-2026-0001", "department_code": None, "fiscal_year": 2026,

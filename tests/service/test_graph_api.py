@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
+from tests.support.auth import bearer, mint_key
 
 
 def _basis_id(client: TestClient, doc_no: str) -> int:
@@ -88,7 +89,7 @@ def test_neo4j_backend_outage_loses_nothing(neo4j_server: object, tmp_path: Path
     db = tmp_path / "catalog.db"
     shutil.copyfile(sqlite_template, db)
     settings = Settings(database_url=f"sqlite:///{db}", neo4j_uri=server.uri)  # type: ignore[attr-defined]
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(mint_key(settings.database_url, "admin"))) as client:
         _wait(lambda: client.get("/ready").json()["graph"]["projection_lag"] == 0)
         old, new = _water_catalogue(client)
         _wait(lambda: client.get("/ready").json()["graph"]["projection_lag"] == 0)

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from service.app import create_app
 from service.db import make_engine
-from service.settings import Settings
+from tests.conftest import client_for
 
 PROBLEM = "application/problem+json"
 
@@ -182,7 +181,7 @@ def test_an_upgraded_database_gets_first_revisions_at_start(seeded_url: str) -> 
         conn.execute(text("DELETE FROM indicator_revision"))
         conn.execute(text("UPDATE indicator SET revision = 0"))
     engine.dispose()
-    with TestClient(create_app(Settings(database_url=seeded_url, seed=True))) as client:
+    with client_for(seeded_url, seed=True) as client:
         code = _code(client, "适龄儿童疫苗接种率")
         [first] = client.get(f"/v1/indicators/{code}/history").json()["revisions"]
         assert first["number"] == 1

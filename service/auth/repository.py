@@ -1,0 +1,52 @@
+"""SQL for API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from service.models import ApiKey, Department
+
+
+def get(session: Session, key_id: str) -> ApiKey | None:
+    return session.get(ApiKey, key_id)
+
+
+def list_keys(session: Session, *, include_revoked: bool) -> Sequence[ApiKey]:
+    query = select(ApiKey).order_by(col(ApiKey.created_at), col(ApiKey.id))
+    if not include_revoked:
+        query = query.where(col(ApiKey.revoked_at).is_(None))
+    return session.exec(query).all()
+
+
+def touch(session: Session, key_id: str, at: datetime) -> None:
+    session.execute(update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=at))
+
+
+def count_admins(session: Session, now: datetime) -> int:
+    rows = session.exec(
+        select(ApiKey).where(col(ApiKey.role) == "admin", col(ApiKey.revoked_at).is_(None))
+    ).all()
+    return sum(1 for k in rows if k.expires_at is None or _aware(k.expires_at) > now)
+
+
+def _aware(at: datetime) -> datetime:
+    from service.versions.service import as_utc
+
+    return as_utc(at)
+
+
+def department_exists(session: Session, code: str) -> bool:
+    return session.exec(select(Department.id).where(col(Department.code) == code)).first() is not None
+
+
+def active_owners(session: Session, role: str, now: datetime) -> set[str]:
+    """Owners (actors) holding at least one active key in ``role``."""
+    rows = session.exec(
+        select(ApiKey).where(col(ApiKey.role) == role, col(ApiKey.revoked_at).is_(None))
+    ).all()
+    # Expiry is compared in Python: SQLite keeps naive timestamps (see count_admins).
+    return {k.owner for k in rows if k.expires_at is None or _aware(k.expires_at) > now}

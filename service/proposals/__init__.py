@@ -1,0 +1,1 @@
+"""Proposals of indicators by departments, their automated checks and their review."""

@@ -1,0 +1,1 @@
+"""Catalogue quality lint: GET /v1/quality."""
