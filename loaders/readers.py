@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from itertools import repeat
 from operator import is_
 from typing import Any
@@ -222,6 +223,12 @@ def _json_error(exc: json.JSONDecodeError, *, line_offset: int = 0, row: int | N
     return RowError(row, None, f"JSON 格式错误: 第{line}行第{exc.colno}列: {exc.msg}; invalid JSON at line {line}")
 
 
+@lru_cache(maxsize=4096)
+def _canonical_key(key: str) -> str | None:
+    # Every object of a JSON file repeats the same keys: look each one up once.
+    return canonical_field(key)
+
+
 def _record_from_object(obj: object, *, row: int, limits: ReadLimits) -> RawRecord:
     record = RawRecord(row=row, fields={})
     if not isinstance(obj, dict):
@@ -230,7 +237,7 @@ def _record_from_object(obj: object, *, row: int, limits: ReadLimits) -> RawReco
     origin: dict[str, str] = {}
     for key, value in obj.items():
         key_text = str(key)
-        canonical = canonical_field(key_text)
+        canonical = _canonical_key(key_text) if len(key_text) <= 200 else canonical_field(key_text)
         if canonical is None:
             if not is_ignored_header(key_text):
                 record.errors.append(RowError(row, key_text, f"未知字段「{key_text}」; unknown field {key_text!r}"))

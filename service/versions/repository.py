@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
 
-from service.db import bulk_insert
+from service.db import bulk_insert, bulk_update_column
 from service.models import (
     Indicator,
     IndicatorRevision,
@@ -76,10 +76,7 @@ def insert_revision_bases(session: Session, rows: Sequence[dict[str, Any]]) -> N
 
 def set_indicator_heads(session: Session, heads: Sequence[tuple[int, int]]) -> None:
     """Point each indicator (id, number) at its newest revision."""
-    if not heads:
-        return
-    stmt = update(INDICATOR).where(INDICATOR.c.id == bindparam("_id")).values(revision=bindparam("_rev"))
-    session.connection().execute(stmt, [{"_id": i, "_rev": n} for i, n in heads])
+    bulk_update_column(session, INDICATOR, "revision", [(n, i) for i, n in heads])
 
 
 def head_indicator_revisions(session: Session, ids: Sequence[int]) -> dict[int, IndicatorRevision]:
