@@ -231,13 +231,7 @@ def write_xlsx(
         sheet.column_dimensions[get_column_letter(index + 1)].width = min(max(width + 2, 8), 60)
     sheet.freeze_panes = "A2"
 
-    bold = Font(bold=True)
-    header_cells = []
-    for header in headers:
-        cell = WriteOnlyCell(sheet, value=header)
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
+    append_header(sheet, headers)
     for values in body:
         sheet.append([_xlsx_value(v) for v in values])
 
@@ -283,3 +277,14 @@ def write_jsonl(rows: Iterable[Mapping[str, object]]) -> Iterator[bytes]:
         clean = {key: _json_safe(value) for key, value in row.items()}
         line = json.dumps(clean, ensure_ascii=False, default=_json_default, allow_nan=False)
         yield (line + "\n").encode("utf-8")
+
+
+def append_header(sheet: Any, headers: Sequence[str]) -> None:
+    """A bold header row on a write-only sheet."""
+    bold = Font(bold=True)
+    cells = []
+    for header in headers:
+        cell = WriteOnlyCell(sheet, value=header)
+        cell.font = bold
+        cells.append(cell)
+    sheet.append(cells)

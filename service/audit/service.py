@@ -21,14 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from loaders.writers import escape_formula
+from loaders.writers import append_header, escape_formula
 from service.audit import chain
 from service.audit import repository as repo
 from service.audit.repository import Filters
@@ -217,13 +215,7 @@ def _xlsx(engine: Engine, f: Filters, upto: int) -> Iterator[bytes]:
         width = 40 if name in ("before", "after", "reason", "route") else 66 if "hash" in name else 18
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    header = []
-    for name in EXPORT_COLUMNS:
-        cell = WriteOnlyCell(sheet, value=name)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
+    append_header(sheet, EXPORT_COLUMNS)
     for cells in _rows(engine, f, upto):
         sheet.append([_xlsx_cell(c) for c in cells])
     with tempfile.TemporaryFile() as out:  # write-only rows already sit on disk; the zip goes there too
