@@ -8,6 +8,7 @@ reviewer's assignments — are the services' (they raise ``Forbidden`` / ``NotFo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Annotated
 
@@ -23,8 +24,10 @@ from service.auth.context import (
     set_context,
 )
 from service.auth.principal import ANONYMOUS, Principal, Role
+from service.auth.service import parse_token
 from service.errors import PROBLEM_JSON, Forbidden, Unauthorized
 
+log = logging.getLogger("service.access")
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer icat_…`")
 
 
@@ -71,8 +74,19 @@ class Access:
             credentials.credentials
         )
         if principal is None:
+            # The id part of a key is public; the secret never reaches a log line.
+            parsed = parse_token(credentials.credentials)
+            log.warning(
+                "401 %s %s: unknown, expired or revoked key id=%s request=%s",
+                request.method, request.url.path, parsed[0] if parsed else "(malformed)", _request_id(request),
+            )  # fmt: skip
             raise Unauthorized("The API key is unknown, expired or revoked")
         if not self.always_open and principal.role not in self.roles:
+            log.warning(
+                "403 %s %s: %s (%s, key %s) lacks %s request=%s",
+                request.method, request.url.path, principal.actor, principal.role_name, principal.key_id,
+                self.name, _request_id(request),
+            )  # fmt: skip
             raise Forbidden(
                 f"The role {principal.role_name} may not do this ({self.name})",
                 extra={"required_roles": sorted(r.value for r in self.roles)},

@@ -159,6 +159,11 @@ def add_reviewers(session: Session, rows: Sequence[ProposalReviewer]) -> None:
     session.flush()
 
 
+def remove_reviewer(session: Session, assignment: ProposalReviewer) -> None:
+    session.delete(assignment)  # through the ORM, so the audit trail records the row removed
+    session.flush()
+
+
 # --- comments --------------------------------------------------------------------------------------
 
 

@@ -181,6 +181,18 @@ def assign_reviewers(proposal_id: int, data: AssignIn, session: SessionDep) -> R
     return service.assign_reviewers(session, proposal_id, data)
 
 
+@router.delete(
+    "/proposals/{proposal_id}/reviewers/{reviewer}",
+    operation_id="unassignProposalReviewer",
+    dependencies=[Depends(ASSIGN)],
+    response_model=ReviewersOut,
+    responses=problem_responses(404, 409),
+)
+def unassign_reviewer(proposal_id: int, reviewer: str, session: SessionDep) -> ReviewersOut:
+    """Take a reviewer off an open proposal; their comments stay in the thread (and in the audit trail)."""
+    return service.unassign_reviewer(session, proposal_id, reviewer)
+
+
 @router.post(
     "/proposals/{proposal_id}/decision",
     operation_id="decideProposal",

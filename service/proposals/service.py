@@ -555,7 +555,9 @@ def submit(
     require_department(p.department_code, "submit this proposal")
     _check_if_match(p, if_match, required=False)
     to = _next_state(p, ProposalMove.submit)
-    stored, valid, findings = _check_now(session, p, engine, proposer_is_finance=current_principal().is_finance())
+    stored, valid, findings = _check_now(
+        session, p, engine, proposer_is_finance=current_principal().is_finance()
+    )
     principal = current_principal()
     for i, v in zip(stored, valid, strict=True):
         assert i.id is not None
@@ -616,6 +618,19 @@ def assign_reviewers(session: Session, proposal_id: int, data: AssignIn) -> Revi
         [ProposalReviewer(proposal_id=proposal_id, reviewer=r, assigned_by=by)
          for r in dict.fromkeys(data.reviewers) if r not in have],
     )  # fmt: skip
+    return ReviewersOut(proposal_id=proposal_id, reviewers=_reviewers(session, proposal_id))
+
+
+def unassign_reviewer(session: Session, proposal_id: int, reviewer: str) -> ReviewersOut:
+    p = _require(session, proposal_id)
+    if ProposalState(p.state) in PROPOSAL_CLOSED:
+        raise Conflict(
+            f"Proposal {proposal_id} is {p.state}; its reviewers stay on record", extra={"state": p.state}
+        )
+    assignment = next((r for r in repo.reviewers(session, proposal_id) if r.reviewer == reviewer), None)
+    if assignment is None:
+        raise NotFound(f"{reviewer} is not assigned to proposal {proposal_id}")
+    repo.remove_reviewer(session, assignment)
     return ReviewersOut(proposal_id=proposal_id, reviewers=_reviewers(session, proposal_id))
 
 

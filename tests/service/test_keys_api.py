@@ -196,3 +196,17 @@ def test_command_line_keys(tmp_path: Path) -> None:
     rotated = cli("rotate", second.split("_")[1], "--grace-seconds", "60")
     assert rotated.returncode == 0
     assert rotated.stdout.strip().startswith("icat_")
+
+
+def test_denials_are_logged_without_the_secret(
+    client: TestClient, seeded_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    platform = mint_key(seeded_url, "platform", owner="一体化系统")
+    key_id, secret = platform.split("_", 2)[1:]
+    with caplog.at_level("WARNING", logger="service.access"):
+        assert client.post("/v1/indicators", json={}, headers=bearer(platform)).status_code == 403
+        assert client.get("/v1/indicators", headers=bearer(f"icat_{key_id}_wrong-secret")).status_code == 401
+    lines = [r.getMessage() for r in caplog.records if r.name == "service.access"]
+    assert any(line.startswith("403 POST /v1/indicators: 一体化系统 (platform") for line in lines)
+    assert any(line.startswith("401 GET /v1/indicators") and key_id in line for line in lines)
+    assert all(secret not in line and "wrong-secret" not in line for line in lines)

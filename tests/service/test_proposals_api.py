@@ -492,6 +492,22 @@ class TestAccess:
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "reviewers"
 
+    def test_an_unassigned_reviewer_loses_the_proposal(self, world: World) -> None:
+        w = world
+        pid = _in_review(w, [_create_item()])["id"]
+        assert w.as_(w.reviewer, "DELETE", f"/v1/proposals/{pid}/reviewers/reviewer-q").status_code == 403
+        assert w.as_(w.steward, "DELETE", f"/v1/proposals/{pid}/reviewers/reviewer-q").status_code == 404
+        r = w.as_(w.steward, "DELETE", f"/v1/proposals/{pid}/reviewers/reviewer-r")
+        assert r.status_code == 200, r.text
+        assert r.json()["reviewers"] == []
+        assert w.as_(w.reviewer, "GET", f"/v1/proposals/{pid}").status_code == 404
+        [removed] = _trail(w, entity_type="proposal_reviewer", action="delete")
+        assert (removed["actor"], removed["before"]["reviewer"]) == ("steward-s", "reviewer-r")
+        # A closed proposal keeps its reviewers on record.
+        _assign(w, pid, "reviewer-r")
+        assert _decide(w, pid, w.reviewer, "reject", "重复").status_code == 200
+        assert w.as_(w.steward, "DELETE", f"/v1/proposals/{pid}/reviewers/reviewer-r").status_code == 409
+
 
 class TestValidation:
     def test_items_are_validated_like_the_indicator_api(self, world: World) -> None:
