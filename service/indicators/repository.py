@@ -88,10 +88,6 @@ def count_all(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(Indicator)).scalar_one())
 
 
-def all_codes(session: Session) -> set[str]:
-    return set(session.execute(select(col(Indicator.code))).scalars())
-
-
 def content_rows(session: Session) -> list[Row[Any]]:
     """Every indicator's id, version and content columns (import matching)."""
     cols = [INDICATOR.c.id, INDICATOR.c.version] + [INDICATOR.c[c] for c in CONTENT_COLUMNS]

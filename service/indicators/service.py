@@ -138,8 +138,14 @@ def code_prefix(kind: str, sector_code: str | None) -> str:
     return KIND_PREFIX[Kind(kind)]
 
 
-def assign_codes(session: Session, plans: Sequence[dict[str, Any]], refs: Refs, taken: set[str]) -> None:
-    """Give every plan without a code a readable one: prefix-sequence, e.g. WSJK-00012; never reused."""
+def assign_codes(
+    session: Session, plans: Sequence[dict[str, Any]], refs: Refs, taken: set[str] | None = None
+) -> None:
+    """Give every plan without a code a readable one: prefix-sequence, e.g. WSJK-00012; never reused.
+
+    ``taken``: every code in use, when the caller holds them (an import); otherwise only the numbers
+    drawn are looked up, so one new indicator costs no read of the whole catalogue.
+    """
     by_prefix: dict[str, list[dict[str, Any]]] = {}
     for values in plans:
         if not values.get("code"):
@@ -151,14 +157,16 @@ def assign_codes(session: Session, plans: Sequence[dict[str, Any]], refs: Refs, 
         pending = list(group)
         while pending:
             numbers = repo.allocate_codes(session, prefix, len(pending))
+            candidates = [f"{prefix}-{n:05d}" for n in numbers]
+            in_use = taken if taken is not None else set(repo.ids_by_codes(session, candidates))
             still: list[dict[str, Any]] = []
-            for values, n in zip(pending, numbers, strict=True):
-                code = f"{prefix}-{n:05d}"
-                if code in taken:  # a user chose this code by hand earlier: skip the number
+            for values, code in zip(pending, candidates, strict=True):
+                if code in in_use:  # a user chose this code by hand earlier: skip the number
                     still.append(values)
                     continue
                 values["code"] = code
-                taken.add(code)
+                if taken is not None:
+                    taken.add(code)
             pending = still
 
 
@@ -283,19 +291,27 @@ def _matcher(session: Session) -> BasisMatcher:
 
 
 def create_indicator(
-    session: Session, draft: IndicatorDraft, prov: Provenance | None = None
+    session: Session,
+    draft: IndicatorDraft,
+    prov: Provenance | None = None,
+    *,
+    refs: Refs | None = None,
+    matcher: BasisMatcher | None = None,
 ) -> tuple[IndicatorOut, str]:
-    """Create one indicator (status draft unless given); 409 when the code exists."""
+    """Create one indicator (status draft unless given); 409 when the code exists.
+
+    A caller creating many in one transaction passes its ``refs`` and ``matcher`` (built once).
+    """
     from service.errors import Conflict
 
-    refs = Refs(session)
-    plan = resolve(draft, refs, _matcher(session), default_status=IndicatorStatus.draft)
+    refs = refs or Refs(session)
+    plan = resolve(draft, refs, matcher or _matcher(session), default_status=IndicatorStatus.draft)
     if draft.code:
         if repo.get_by_code(session, draft.code) is not None:
             raise Conflict(f"Indicator code {draft.code!r} already exists")
         plan.values["code"] = draft.code
     else:
-        assign_codes(session, [plan.values], refs, repo.all_codes(session))
+        assign_codes(session, [plan.values], refs)
     seq = repo.bump_change_seq(session)
     now = utcnow()
     repo.insert_indicators(

@@ -49,6 +49,8 @@ from service.errors import (
 from service.indicators import repository as indicator_repo
 from service.indicators.schemas import IndicatorDraft
 from service.indicators.service import create_indicator, errors_from, merged_draft, require, revise
+from service.legal_bases import repository as basis_repo
+from service.legal_bases.service import BasisMatcher
 from service.models import (
     ChangeSet,
     Indicator,
@@ -779,6 +781,7 @@ def _apply(session: Session, a: _Approved, *, decider: str, reason: str | None, 
     assert cs.id is not None
     change_set_id, cs_version = cs.id, cs.version
     rows: list[dict[str, Any]] = []
+    refs, matcher = Refs(session), BasisMatcher.build(basis_repo.all_bases(session))  # once, not per item
     for item in a.items:
         prov = Provenance(
             reason=f"提案 #{a.id}「{a.title}」第 {item.seq} 项,{decider} 批准:"
@@ -791,7 +794,7 @@ def _apply(session: Session, a: _Approved, *, decider: str, reason: str | None, 
             draft = IndicatorDraft.model_validate(
                 {**_create_fields(item.fields, a.department_code), "status": IndicatorStatus.standard.value}
             )
-            code = create_indicator(session, draft, prov)[0].code
+            code = create_indicator(session, draft, prov, refs=refs, matcher=matcher)[0].code
             repo.update_item(session, item.id, {"indicator_code": code})
         else:
             assert item.code is not None
