@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -40,6 +41,8 @@ from service.suggest.service import build_engine
 from service.targets.routes import router as targets_router
 from service.taxonomy.routes import router as taxonomy_router
 from service.versions.routes import router as versions_router
+from service.web.routes import HERE as WEB_DIR
+from service.web.routes import router as web_router
 
 log = logging.getLogger("service")
 
@@ -93,9 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,
         targets_router, imports_router, knowledge_router, suggest_router, versions_router, changes_router,
-        releases_router, change_sets_router, keys_router, quality_router, audit_router, proposals_router,
+        releases_router, change_sets_router, keys_router, quality_router, web_router, audit_router, proposals_router,
     )  # fmt: skip
     for router in routers:
         declare_matrix(router.routes)
         app.include_router(router)
+    # The pages' CSS, scripts and the vendored htmx/cytoscape: public files, no key needed.
+    app.mount("/ui/static", StaticFiles(directory=WEB_DIR / "static"), name="ui-static")
     return app

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -55,6 +56,18 @@ class Unauthorized(DomainError):
 
 class Forbidden(DomainError):
     status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class LoginRequired(DomainError):
+    """A browser page needs a key: the answer is a redirect to the log-in page, then back."""
+
+    status, slug, title = 303, "login-required", "Log-in required"
+
+    def __init__(self, back_to: str) -> None:
+        from urllib.parse import quote
+
+        super().__init__("请先登录; log in with an API key")
+        self.headers = {"Location": f"/ui/login?next={quote(back_to, safe='')}"}
 
 
 class NotFound(DomainError):
@@ -110,6 +123,16 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _html_error(status: int, title: str, detail: str, headers: dict[str, str] | None) -> Response:
+    """Browser pages get a readable page, not problem+json (and a redirect stays a redirect)."""
+    body = (
+        f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{status} {html.escape(title)}</title>'
+        f'<link rel="stylesheet" href="/ui/static/app.css"><main class="error"><h1>{status} {html.escape(title)}</h1><p>{html.escape(detail)}</p>'
+        '<p><a href="/ui/search">返回指标检索</a></p></main></html>'
+    )
+    return HTMLResponse(body, status_code=status, headers=headers)
+
+
 def _loc_to_field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -119,7 +142,9 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves the service as problem+json, rendered here and nowhere else."""
 
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if request.url.path.startswith("/ui"):
+            return _html_error(exc.status, exc.title, exc.detail, exc.headers)
         return problem(
             exc.status,
             exc.title,

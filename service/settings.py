@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="How long a verified key is trusted before it is read again"
     )
 
+    cookie_secure: bool = Field(
+        default=True, description="The web log-in cookie only travels over HTTPS (browsers exempt localhost)"
+    )
+    login_hours: int = Field(default=12, ge=1, le=24 * 30, description="How long a web log-in lasts")
+
     max_upload_bytes: int = 50 * 1024 * 1024
     page_size_max: int = 200
     seed_dir: Path | None = None

@@ -25,7 +25,7 @@ from service.auth.context import (
 )
 from service.auth.principal import ANONYMOUS, Principal, Role
 from service.auth.service import parse_token
-from service.errors import PROBLEM_JSON, Forbidden, Unauthorized
+from service.errors import PROBLEM_JSON, Forbidden, LoginRequired, Unauthorized
 
 log = logging.getLogger("service.access")
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer icat_…`")
@@ -94,6 +94,32 @@ class Access:
         return principal
 
 
+LOGIN_COOKIE = "icat_key"
+
+
+class PageAccess(Access):
+    """The same policy for browser pages (``/ui``): the key comes from the log-in cookie, and a
+    missing or dead key leads to the log-in page instead of a 401."""
+
+    async def _authenticate(
+        self, request: Request, credentials: HTTPAuthorizationCredentials | None
+    ) -> Principal:
+        token = credentials.credentials if credentials else request.cookies.get(LOGIN_COOKIE)
+        if token is None and (self.always_open or (self.public and request.app.state.catalog.settings.public_read)):
+            return ANONYMOUS
+        principal: Principal | None = None
+        if token:
+            principal = await request.app.state.catalog.keys.authenticate(token)
+        if principal is None:
+            if self.always_open:
+                return ANONYMOUS
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        if not self.always_open and principal.role not in self.roles:
+            raise Forbidden(f"角色 {principal.role_name} 无权访问此页面 ({self.name})")
+        return principal
+
+
 def _request_id(request: Request) -> str:
     # RequestIdMiddleware chose the id (and echoes it); without it (a bare router in a test) choose here.
     chosen = request.scope.get(REQUEST_ID_SCOPE_KEY)
@@ -153,3 +179,8 @@ def declare_matrix(routes: Iterable[object]) -> None:
                 (403, "The key's role may not do this"),
             ):
                 route.responses.setdefault(status_code, {"description": description, "content": _PROBLEM})
+
+
+# Pages: the same roles as the API reads and suggestions they show.
+PAGE_OPEN = PageAccess("page.open", (), always_open=True)
+PAGE_READ = PageAccess("page.read", ALL_ROLES, public=True)

@@ -85,9 +85,20 @@ def end_of(day: date) -> datetime:
     return start_of(day + timedelta(days=1))
 
 
+# An indicator's legal bases are its links (which document, which clause); the linked document's own
+# record (title, status after a new edition or a repeal) has its own history and is no edit of the indicator.
+_LINK_KEYS = ("id", "clause", "note")
+
+
+def _own(field: str, value: Any) -> Any:
+    if field == "legal_bases" and isinstance(value, list):
+        return [{k: b.get(k) for k in _LINK_KEYS} for b in value if isinstance(b, dict)]
+    return value
+
+
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     keys = (set(old) | set(new)) - DERIVED_FIELDS
-    return sorted(k for k in keys if old.get(k) != new.get(k))
+    return sorted(k for k in keys if _own(k, old.get(k)) != _own(k, new.get(k)))
 
 
 def classify(fields: Sequence[str]) -> ChangeClass:

@@ -1,0 +1,170 @@
+"""Browser pages (``/ui``): server-rendered with Jinja2, made live with htmx, on the API's own services.
+
+Every page declares an access policy like an API route (``PageAccess``: the key comes from the
+log-in cookie). No rule lives here: pages call the same services as the API and only arrange what
+they return for reading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from loaders.text import format_number
+from service.auth.access import LOGIN_COOKIE, PAGE_OPEN, PAGE_READ
+from service.auth.context import current_principal
+from service.deps import IndexDep, SessionDep, StateDep
+from service.domain import IndicatorStatus, Kind
+from service.indicators import service as indicators
+from service.versions import service as versions
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["num"] = lambda v: (
+    format_number(v) if isinstance(v, int | float) else ("" if v is None else v)
+)
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+KIND_LABELS = {
+    Kind.common.value: "共性指标",
+    Kind.department_strategic.value: "部门战略指标",
+    Kind.department_duty.value: "部门职责指标",
+    Kind.sector.value: "分行业分领域指标",
+}
+STATUS_LABELS = {
+    IndicatorStatus.draft.value: "草稿",
+    IndicatorStatus.proposed.value: "拟定",
+    IndicatorStatus.standard.value: "标准",
+    IndicatorStatus.superseded.value: "已替代",
+    IndicatorStatus.retired.value: "已停用",
+}
+FACETS = (
+    ("kind", "指标类型"),
+    ("level1", "一级指标"),
+    ("sector", "行业领域"),
+    ("department", "部门"),
+    ("status", "状态"),
+)
+PAGE_SIZE = 20
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    principal = current_principal()
+    base = {
+        "principal": None if principal.is_anonymous else principal,
+        "kinds": KIND_LABELS,
+        "statuses": STATUS_LABELS,
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: a log-in link must not send the user elsewhere."""
+    if not target:
+        return "/ui/search"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/ui"):
+        return "/ui/search"
+    return target
+
+
+@router.get("", dependencies=[Depends(PAGE_OPEN)])
+def home() -> RedirectResponse:
+    return RedirectResponse("/ui/search", status_code=303)
+
+
+@router.get("/login", dependencies=[Depends(PAGE_OPEN)])
+def login_page(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> HTMLResponse:
+    return _page(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login", dependencies=[Depends(PAGE_OPEN)])
+async def login(
+    request: Request,
+    state: StateDep,
+    key: Annotated[str, Form(max_length=300)],
+    next: Annotated[str | None, Form(max_length=500)] = None,
+) -> Response:
+    """Check the key like any API call; keep it in an http-only, SameSite=Strict cookie."""
+    principal = await state.keys.authenticate(key.strip())
+    if principal is None:
+        context = {"next": _safe_next(next), "error": "密钥无效、已过期或已吊销"}
+        return _page(request, "login.html", context, status_code=401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        LOGIN_COOKIE, key.strip(), httponly=True, secure=state.settings.cookie_secure, samesite="strict",
+        max_age=state.settings.login_hours * 3600, path="/ui",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(PAGE_OPEN)])
+def logout() -> RedirectResponse:
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/ui")
+    return response
+
+
+@router.get("/search", dependencies=[Depends(PAGE_READ)])
+def search_page(
+    request: Request,
+    session: SessionDep,
+    index: IndexDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    level1: Annotated[list[str] | None, Query()] = None,
+    sector: Annotated[list[str] | None, Query()] = None,
+    department: Annotated[list[str] | None, Query()] = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> HTMLResponse:
+    """Search with facets; htmx asks again as the user types and swaps only the results."""
+    chosen = {"kind": kind, "level1": level1, "sector": sector, "department": department, "status": status}
+    params = indicators.SearchParams(
+        q=q or None, limit=PAGE_SIZE, cursor=cursor, **{k: v or None for k, v in chosen.items()}
+    )
+    page = indicators.search(session, index, params)
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    next_href = f"?{urlencode([*query, ('cursor', page.next_cursor)])}" if page.next_cursor else None
+    context = {
+        "q": q or "", "page": page, "facets": FACETS, "chosen": {k: set(v or ()) for k, v in chosen.items()},
+        "next_href": next_href,
+    }  # fmt: skip
+    partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "results"
+    return _page(request, "_results.html" if partial else "search.html", context)
+
+
+@router.get("/indicators/{code}", dependencies=[Depends(PAGE_READ)])
+def indicator_page(request: Request, code: str, session: SessionDep) -> HTMLResponse:
+    """Every field, the legal bases with their clauses, the history, and the graph around it."""
+    out, _ = indicators.get_indicator(session, code)
+    history = versions.history(session, code)
+    diffs = {
+        r.number: versions.diff(session, code, r.number - 1, r.number).changes
+        for r in history.revisions
+        if r.number > 1
+    }
+    return _page(request, "indicator.html", {"ind": out, "history": history, "diffs": diffs})
+
+
+@router.get("/indicators/{code}/graph.json", dependencies=[Depends(PAGE_READ)])
+def indicator_graph(request: Request, code: str, session: SessionDep) -> JSONResponse:
+    """The neighbourhood as cytoscape elements (nodes, then edges)."""
+    indicators.get_indicator(session, code)  # 404, and drafts stay hidden from the public
+    graph = request.app.state.catalog.graph
+    sub, _ = graph.read(lambda g: g.neighbourhood(f"Indicator:{code}", depth=1, limit=60, as_of=None))
+    nodes = [
+        {"data": {"id": n.id, "label": str(n.props.get("name") or n.props.get("title") or n.key), "kind": n.label,
+                  "root": n.distance == 0}}
+        for n in sub.nodes
+    ]  # fmt: skip
+    edges = [
+        {"data": {"id": f"e{i}", "source": e.source, "target": e.target, "label": e.type}}
+        for i, e in enumerate(sub.edges)
+    ]
+    return JSONResponse({"elements": nodes + edges, "truncated": sub.truncated})
