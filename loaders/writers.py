@@ -288,3 +288,33 @@ def append_header(sheet: Any, headers: Sequence[str]) -> None:
         cell.font = bold
         cells.append(cell)
     sheet.append(cells)
+
+
+TARGET_TABLE_HEADERS = ("一级指标", "二级指标", "三级指标", "指标值", "计量单位", "指标编码")
+
+
+def write_target_table(rows: Sequence[Sequence[str]], *, goal: str | None = None) -> bytes:
+    """A 绩效目标表 as departments hand it in: title, the goal text, then 一级/二级/三级/指标值/单位 rows.
+
+    ``rows`` follow ``TARGET_TABLE_HEADERS``; text is escaped against formula injection.
+    """
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "绩效目标表"
+    width = len(TARGET_TABLE_HEADERS)
+    sheet.append(["绩效目标表"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append(["绩效目标", escape_formula(goal or "")])
+    sheet.merge_cells(start_row=2, start_column=2, end_row=2, end_column=width)
+    sheet.append(list(TARGET_TABLE_HEADERS))
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([escape_formula(str(v)) if v else "" for v in row])
+    for index, column_width in enumerate((12, 16, 36, 14, 10, 20), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = column_width
+    sheet.freeze_panes = "A4"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

@@ -184,3 +184,4 @@ def declare_matrix(routes: Iterable[object]) -> None:
 # Pages: the same roles as the API reads and suggestions they show.
 PAGE_OPEN = PageAccess("page.open", (), always_open=True)
 PAGE_READ = PageAccess("page.read", ALL_ROLES, public=True)
+PAGE_SUGGEST = PageAccess("page.suggest", ALL_ROLES)

@@ -16,11 +16,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from loaders.text import format_number
-from service.auth.access import LOGIN_COOKIE, PAGE_OPEN, PAGE_READ
+from loaders.writers import write_target_table
+from service.auth.access import LOGIN_COOKIE, PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
 from service.auth.context import current_principal
-from service.deps import IndexDep, SessionDep, StateDep
+from service.deps import IndexDep, SessionDep, StateDep, SuggestDep
 from service.domain import IndicatorStatus, Kind
 from service.indicators import service as indicators
+from service.suggest import service as suggestions
+from service.suggest.schemas import SuggestRequest
 from service.versions import service as versions
 
 HERE = Path(__file__).resolve().parent
@@ -168,3 +171,65 @@ def indicator_graph(request: Request, code: str, session: SessionDep) -> JSONRes
         for i, e in enumerate(sub.edges)
     ]
     return JSONResponse({"elements": nodes + edges, "truncated": sub.truncated})
+
+
+@router.get("/suggest", dependencies=[Depends(PAGE_SUGGEST)])
+def suggest_page(request: Request) -> HTMLResponse:
+    return _page(request, "suggest.html", {"text": "", "department": "", "sector": "", "result": None})
+
+
+@router.post("/suggest", dependencies=[Depends(PAGE_SUGGEST)])
+def suggest(
+    request: Request,
+    session: SessionDep,
+    engine: SuggestDep,
+    text: Annotated[str, Form(min_length=1, max_length=2000)],
+    department: Annotated[str | None, Form(max_length=200)] = None,
+    sector: Annotated[str | None, Form(max_length=200)] = None,
+) -> HTMLResponse:
+    """The suggested indicator table for a target sentence, editable, with the coverage check."""
+    body = SuggestRequest(text=text, department=department or None, sector=sector or None)
+    result = suggestions.suggest(session, engine, body)
+    rows = [
+        {
+            "code": s.indicator.code, "level1": s.indicator.level1, "level2": s.indicator.level2 or "",
+            "name": s.indicator.name, "reasons": "；".join(s.reasons),
+            "value": (f"{s.proposed.comparator_symbol}{format_number(s.proposed.value) if isinstance(s.proposed.value, float) else s.proposed.value}"
+                      if s.proposed else f"{s.indicator.comparator_symbol or ''}{_num(s.indicator.value)}"),
+            "unit": (s.proposed.unit if s.proposed and s.proposed.unit else s.indicator.unit) or "",
+            "from_text": s.proposed is not None,
+        }
+        for s in result.items
+    ]  # fmt: skip
+    context = {
+        "text": text,
+        "department": department or "",
+        "sector": sector or "",
+        "result": result,
+        "rows": rows,
+    }
+    partial = request.headers.get("HX-Request") == "true"
+    return _page(request, "_suggestions.html" if partial else "suggest.html", context)
+
+
+def _num(value: float | str | None) -> str:
+    return format_number(value) if isinstance(value, int | float) else (value or "")
+
+
+@router.post("/suggest/table.xlsx", dependencies=[Depends(PAGE_SUGGEST)])
+async def suggest_table(request: Request) -> Response:
+    """The table as edited on the page, as a 绩效目标表 workbook (only the rows kept)."""
+    form = await request.form()
+    keep = {str(v) for v in form.getlist("keep")}
+    columns = ("level1", "level2", "name", "value", "unit", "code")
+    values = {c: [str(v) for v in form.getlist(c)] for c in columns}
+    count = min(len(v) for v in values.values()) if values else 0
+    rows = [[values[c][i][:500] for c in columns] for i in range(min(count, 200)) if str(i) in keep]
+    body = write_target_table(rows, goal=str(form.get("text") or "")[:2000])
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": "attachment; filename=target-table.xlsx; filename*=UTF-8''%E7%BB%A9%E6%95%88%E7%9B%AE%E6%A0%87%E8%A1%A8.xlsx"
+        },
+    )

@@ -79,3 +79,21 @@ def test_public_read_opens_published_pages_only(seeded_url: str, tmp_path: Path)
         assert c.get(f"/ui/indicators/{draft['code']}", headers=admin).status_code == 200
         assert draft["code"] not in c.get("/ui/search", params={"q": "网页草稿指标"}).text
         assert draft["code"] in c.get("/ui/search", params={"q": "网页草稿指标"}, headers=admin).text
+
+
+def test_the_target_table_download_takes_any_form_safely(site: TestClient, seeded_url: str) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    headers = bearer(mint_key(seeded_url, "platform"))
+    form = {"text": "=cmd|' /C calc'!A0", "keep": ["0", "1", "7"], "level1": ["产出指标", "效益指标"],
+            "level2": ["数量指标"], "name": ["甲", "乙"], "value": ["≥95", "+1"], "unit": ["%", "个"], "code": ["A", "B"]}  # fmt: skip
+    r = site.post("/ui/suggest/table.xlsx", data=form, headers=headers)
+    assert r.status_code == 200
+    rows = [list(x) for x in load_workbook(BytesIO(r.content)).active.iter_rows(values_only=True)]
+    assert rows[1][1] == "'=cmd|' /C calc'!A0"  # a formula in the goal text stays text
+    assert rows[3:] == [["产出指标", "数量指标", "甲", "≥95", "%", "A"]]  # ragged lists: complete rows only
+    empty = site.post("/ui/suggest/table.xlsx", data={}, headers=headers)
+    assert empty.status_code == 200
+    assert site.post("/ui/suggest/table.xlsx", data={}).status_code == 303  # no key: the log-in page

@@ -78,3 +78,36 @@ def test_a_wrong_key_stays_on_the_login_page(page: Any, site: dict[str, str]) ->
     page.get_by_role("button", name="登录").click()
     assert page.get_by_role("alert").inner_text() == "密钥无效、已过期或已吊销"
     page.screenshot(path=str(ARTIFACTS / "login-refused.png"), full_page=True)
+
+
+def test_suggest_edit_and_download_the_target_table(page: Any, site: dict[str, str]) -> None:
+    from io import BytesIO
+    from pathlib import Path
+
+    from openpyxl import load_workbook
+
+    _login(page, site, site["platform"], then="/ui/suggest")
+    page.get_by_label("绩效目标(可粘贴整段文字)").fill("2025年适龄儿童疫苗接种率达到98%以上,群众满意度不低于90%")
+    page.get_by_role("button", name="推荐指标").click()
+    rows = page.locator("#suggestions table.suggest tbody tr")
+    rows.first.wait_for()
+    assert rows.count() >= 2
+    names = page.locator("#suggestions table.suggest tbody tr td:nth-child(4) a").all_inner_texts()
+    # The user edits the first row's value and drops the second row.
+    page.locator("#suggestions input[name=value]").first.fill("≥99")
+    page.locator("#suggestions input[name=keep]").nth(1).uncheck()
+    page.screenshot(path=str(ARTIFACTS / "suggest.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载绩效目标表(XLSX)").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    sheet = load_workbook(BytesIO(Path(download.value.path()).read_bytes())).active
+    table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert table[0][0] == "绩效目标表"
+    assert table[1][1].startswith("2025年适龄儿童疫苗接种率")
+    assert table[2] == ["一级指标", "二级指标", "三级指标", "指标值", "计量单位", "指标编码"]
+    body = table[3:]
+    assert len(body) == rows.count() - 1  # the dropped row is not in the file
+    assert body[0][2] == names[0]
+    assert body[0][3] == "≥99"
+    assert names[1] not in [r[2] for r in body]
+    assert all(r[0] and r[2] for r in body)  # every row has its 一级 and 三级
