@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -35,14 +36,17 @@ from service.quality.routes import router as quality_router
 from service.releases.routes import router as releases_router
 from service.search.index import SearchIndex
 from service.search.text import Analyzer, load_synonyms
+from service.security.body_limit import BodyLimitMiddleware
+from service.security.headers import SecurityHeadersMiddleware
+from service.security.rate_limit import RateLimiter
 from service.settings import Settings
 from service.suggest.routes import router as suggest_router
 from service.suggest.service import build_engine
 from service.targets.routes import router as targets_router
 from service.taxonomy.routes import router as taxonomy_router
 from service.versions.routes import router as versions_router
-from service.web.routes import HERE as WEB_DIR
-from service.web.routes import router as web_router
+from service.web import HERE as WEB_DIR
+from service.web import router as web_router
 
 log = logging.getLogger("service")
 
@@ -72,6 +76,11 @@ def startup(settings: Settings) -> AppState:
     return AppState(settings=settings, engine=engine, index=index, suggest=suggest, graph=graph, keys=keys)
 
 
+# File uploads have their own cap (``max_upload_bytes``, plus room for the multipart envelope).
+UPLOAD_PATHS = ("/v1/imports", "/v1/proposals:import")
+MULTIPART_OVERHEAD = 64 * 1024
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -92,6 +101,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.state.suggest_limiter = RateLimiter(settings.suggest_rate_per_minute, settings.suggest_burst)
+    # Added last runs first: the request id and headers wrap everything, the size cap sits inside them.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        upload_paths=UPLOAD_PATHS,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After", "X-Graph-Backend"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     routers = (
         health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,

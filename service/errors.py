@@ -86,6 +86,14 @@ class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class TooManyRequests(DomainError):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, extra={"retry_after": retry_after})
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class UnsupportedMedia(DomainError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
@@ -157,11 +165,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"field": _loc_to_field(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
             for e in exc.errors()
         ]
+        if request.url.path.startswith("/ui"):
+            listed = ";".join(f"{e['field']}:{e['message']}" for e in errors)
+            return _html_error(422, "填写的内容有误", listed, None)
         return problem(
             422,
             ValidationFailed.title,
@@ -172,12 +183,17 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/ui"):
+            title = "页面不存在" if exc.status_code == 404 else str(exc.detail)
+            headers = dict(exc.headers) if exc.headers else None
+            return _html_error(exc.status_code, title, str(exc.detail), headers)
+        known = {413: PayloadTooLarge}.get(exc.status_code)
         return problem(
             exc.status_code,
-            str(exc.detail) if exc.status_code != 404 else "Not found",
+            known.title if known else (str(exc.detail) if exc.status_code != 404 else "Not found"),
             str(exc.detail),
-            slug=f"http-{exc.status_code}",
+            slug=known.slug if known else f"http-{exc.status_code}",
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
         )
@@ -225,6 +241,7 @@ _DESCRIPTIONS = {
     415: "Unsupported media type",
     422: "Validation failed",
     428: "Precondition required (If-Match missing)",
+    429: "Too many requests (rate limit; see Retry-After)",
     503: "Service unavailable",
 }
 

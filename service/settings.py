@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     login_hours: int = Field(default=12, ge=1, le=24 * 30, description="How long a web log-in lasts")
 
     max_upload_bytes: int = 50 * 1024 * 1024
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Cap on any request body other than a file upload"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (JSON list); empty: no cross-origin calls",
+    )
+    suggest_rate_per_minute: int = Field(
+        default=3000, ge=0, description="Suggestions per minute per key (per worker); 0 switches the limit off"
+    )
+    suggest_burst: int = Field(default=100, ge=1, description="Suggestions a key may make at once")
     page_size_max: int = 200
     seed_dir: Path | None = None
 

@@ -185,3 +185,8 @@ def declare_matrix(routes: Iterable[object]) -> None:
 PAGE_OPEN = PageAccess("page.open", (), always_open=True)
 PAGE_READ = PageAccess("page.read", ALL_ROLES, public=True)
 PAGE_SUGGEST = PageAccess("page.suggest", ALL_ROLES)
+PAGE_POLICIES = PageAccess("page.policies", READ.roles)
+PAGE_PROPOSALS = PageAccess("page.proposals", PROPOSALS_READ.roles)
+PAGE_PROPOSE = PageAccess("page.propose", PROPOSE.roles)
+PAGE_REVIEW = PageAccess("page.review", REVIEW.roles)
+PAGE_ASSIGN = PageAccess("page.assign", ASSIGN.roles)

@@ -44,15 +44,15 @@ def get_for_update(session: Session, change_set_id: int) -> ChangeSet | None:
 
 
 def list_sets(
-    session: Session, *, status: str | None, limit: int, offset: int
+    session: Session, *, status: str | None, basis_id: int | None = None, limit: int, offset: int
 ) -> tuple[list[ChangeSet], int]:
-    stmt = select(ChangeSet)
-    count = select(func.count()).select_from(ChangeSet)
+    conditions: list[Any] = []
     if status:
-        stmt, count = (
-            stmt.where(col(ChangeSet.status) == status),
-            count.where(col(ChangeSet.status) == status),
-        )
+        conditions.append(col(ChangeSet.status) == status)
+    if basis_id is not None:
+        conditions.append((col(ChangeSet.legal_basis_id) == basis_id) | (col(ChangeSet.new_basis_id) == basis_id))
+    stmt = select(ChangeSet).where(*conditions)
+    count = select(func.count()).select_from(ChangeSet).where(*conditions)
     rows = session.execute(stmt.order_by(col(ChangeSet.id).desc()).limit(limit).offset(offset)).scalars()
     return list(rows), int(session.execute(count).scalar_one())
 

@@ -88,8 +88,13 @@ def list_change_sets(
     status_: Annotated[ChangeSetStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
+    legal_basis_id: Annotated[
+        int | None, Query(description="only those opened by a change of this basis (old or new edition)")
+    ] = None,
 ) -> ChangeSetList:
-    return service.list_change_sets(session, status=status_, limit=limit, offset=offset)
+    return service.list_change_sets(
+        session, status=status_, limit=limit, offset=offset, basis_id=legal_basis_id
+    )
 
 
 @router.get(

@@ -453,10 +453,17 @@ def get_change_set(
 
 
 def list_change_sets(
-    session: Session, *, status: ChangeSetStatus | None, limit: int, offset: int
+    session: Session,
+    *,
+    status: ChangeSetStatus | None,
+    limit: int,
+    offset: int,
+    basis_id: int | None = None,
 ) -> ChangeSetList:
     # Counts per change set cost one grouped query each; pages hold at most 500 change sets.
-    rows, total = repo.list_sets(session, status=status.value if status else None, limit=limit, offset=offset)
+    rows, total = repo.list_sets(
+        session, status=status.value if status else None, basis_id=basis_id, limit=limit, offset=offset
+    )
     return ChangeSetList(items=[ChangeSetSummary(**_summary(session, cs)) for cs in rows], total=total)
 
 

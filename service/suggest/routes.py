@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from service.auth.access import SUGGEST
 from service.deps import SessionDep, StateDep, SuggestDep
 from service.errors import problem_responses
+from service.security.rate_limit import charge, suggest_quota
 from service.suggest import service
 from service.suggest.schemas import SuggestBatchRequest, SuggestBatchResponse, SuggestRequest, SuggestResponse
 
@@ -24,9 +25,9 @@ def _json(model: BaseModel) -> Response:
 @router.post(
     "/suggestions",
     operation_id="suggestIndicators",
-    dependencies=[Depends(SUGGEST)],
+    dependencies=[Depends(SUGGEST), Depends(suggest_quota)],
     response_model=SuggestResponse,
-    responses=problem_responses(422),
+    responses=problem_responses(422, 429),
 )
 async def suggest_indicators(body: SuggestRequest, state: StateDep) -> Response:
     """Catalogue indicators for a target text: ranked, with reasons, proposed values and coverage.
@@ -46,8 +47,11 @@ async def suggest_indicators(body: SuggestRequest, state: StateDep) -> Response:
     operation_id="suggestIndicatorsBatch",
     dependencies=[Depends(SUGGEST)],
     response_model=SuggestBatchResponse,
-    responses=problem_responses(422),
+    responses=problem_responses(422, 429),
 )
-def suggest_indicators_batch(body: SuggestBatchRequest, session: SessionDep, engine: SuggestDep) -> Response:
-    """Suggestions for up to 100 target texts, answered in order."""
+def suggest_indicators_batch(
+    body: SuggestBatchRequest, request: Request, session: SessionDep, engine: SuggestDep
+) -> Response:
+    """Suggestions for up to 100 target texts, answered in order; each text counts against the rate limit."""
+    charge(request, len(body.items))
     return _json(service.suggest_batch(session, engine, body))

@@ -1,1 +1,16 @@
-"""Browser pages for department staff and reviewers (``/ui``), on the API's own services."""
+"""Browser pages for department staff and reviewers (``/ui``), on the API's own services.
+
+One module per room: ``catalogue`` (log-in, search, indicator, suggest), ``policies`` (legal bases and
+the impact of a change), ``review`` (proposals and their review); ``rendering`` is what they share.
+"""
+
+from fastapi import APIRouter
+
+from service.web import catalogue, policies, review
+from service.web.rendering import HERE
+
+router = APIRouter(include_in_schema=False)
+for room in (catalogue, policies, review):
+    router.include_router(room.router, prefix="/ui")
+
+__all__ = ["HERE", "router"]

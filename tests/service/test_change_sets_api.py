@@ -186,6 +186,10 @@ class TestNewEdition:
         ]  # fmt: skip
         listed = client.get("/v1/change-sets", params={"status": "draft"}).json()
         assert [c["id"] for c in listed["items"]] == [cs["id"]]
+        # By legal basis: the old and the new edition both lead to it, another document does not.
+        for basis, expected in ((cs["legal_basis_id"], [cs["id"]]), (new["id"], [cs["id"]]), (999_999, [])):
+            by_basis = client.get("/v1/change-sets", params={"legal_basis_id": basis}).json()
+            assert [c["id"] for c in by_basis["items"]] == expected
 
         # Nothing is applied while an item is pending: the 409 lists them.
         blocked = client.post(f"/v1/change-sets/{cs['id']}/apply")

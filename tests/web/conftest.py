@@ -21,12 +21,29 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     db = tmp_path_factory.mktemp("web") / "catalog.db"
     shutil.copyfile(sqlite_template, db)
     url = f"sqlite:///{db}"
+    _department(url, "JYT", "省教育厅")  # the editor's key is scoped to it
     keys = {
         "platform": mint_key(url, "platform", owner="一体化平台"),
         "steward": mint_key(url, "steward", owner="财政厅绩效处"),
+        "editor": mint_key(url, "editor", owner="教育厅规划处", departments=["JYT"]),
+        "reviewer": mint_key(url, "reviewer", owner="第三方评审专家"),
     }
     with serve(url) as base:
         yield {"base": base, "url": url, **keys}
+
+
+def _department(url: str, code: str, name: str) -> None:
+    from sqlmodel import Session
+
+    from service.db import make_engine
+    from service.duties.schemas import DepartmentIn
+    from service.duties.service import create_department
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        create_department(session, DepartmentIn(code=code, name=name))
+        session.commit()
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +56,20 @@ def browser(site: dict[str, str]) -> Iterator[Any]:
         chromium.close()
 
 
+def watch_csp(page: Any) -> list[str]:
+    """Collects what the pages' Content-Security-Policy refused (inline code, other origins)."""
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    return refused
+
+
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     page = context.new_page()
+    refused = watch_csp(page)
     yield page
+    assert not refused, f"the Content-Security-Policy blocked something: {refused}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-last.png"), full_page=True)
     context.close()

@@ -57,10 +57,17 @@ def test_narrow_screen_and_keyboard(browser: Any, site: dict[str, str]) -> None:
         # Keyboard only: the search box has the focus, typing searches, Tab reaches the facets.
         assert page.evaluate("document.activeElement.id") == "q"
         page.keyboard.type("满意度")
-        page.wait_for_url(re.compile(r"q=%E6%BB%A1"))
+        # The whole word searched and no request in flight: a late swap would take the focus away.
+        page.wait_for_url(re.compile(r"q=%E6%BB%A1%E6%84%8F%E5%BA%A6"))
+        page.wait_for_function("() => !document.querySelector('.htmx-request')")
         page.locator("#results table.grid tbody tr").first.wait_for()
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent") == "检索"
+        # The facets are folded away on a narrow screen: their summary takes the next Tab and Space opens it.
+        assert not page.locator("#results .facets .facet input").first.is_visible()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+        page.keyboard.press("Space")
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.type") == "checkbox"
         page.keyboard.press("Space")

@@ -1,4 +1,4 @@
-"""Browser pages (``/ui``): server-rendered with Jinja2, made live with htmx, on the API's own services.
+"""Catalogue pages: log-in, search with facets, the indicator page and the suggest page.
 
 Every page declares an access policy like an API route (``PageAccess``: the key comes from the
 log-in cookie). No rule lives here: pages call the same services as the API and only arrange what
@@ -7,45 +7,25 @@ they return for reading.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from loaders.text import format_number
 from loaders.writers import write_target_table
 from service.auth.access import LOGIN_COOKIE, PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
-from service.auth.context import current_principal
 from service.deps import IndexDep, SessionDep, StateDep, SuggestDep
-from service.domain import IndicatorStatus, Kind
 from service.indicators import service as indicators
+from service.security.rate_limit import suggest_quota
 from service.suggest import service as suggestions
 from service.suggest.schemas import SuggestRequest
 from service.versions import service as versions
+from service.web.rendering import render, safe_next
 
-HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["num"] = lambda v: (
-    format_number(v) if isinstance(v, int | float) else ("" if v is None else v)
-)
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter()
 
-KIND_LABELS = {
-    Kind.common.value: "共性指标",
-    Kind.department_strategic.value: "部门战略指标",
-    Kind.department_duty.value: "部门职责指标",
-    Kind.sector.value: "分行业分领域指标",
-}
-STATUS_LABELS = {
-    IndicatorStatus.draft.value: "草稿",
-    IndicatorStatus.proposed.value: "拟定",
-    IndicatorStatus.standard.value: "标准",
-    IndicatorStatus.superseded.value: "已替代",
-    IndicatorStatus.retired.value: "已停用",
-}
 FACETS = (
     ("kind", "指标类型"),
     ("level1", "一级指标"),
@@ -56,34 +36,14 @@ FACETS = (
 PAGE_SIZE = 20
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    principal = current_principal()
-    base = {
-        "principal": None if principal.is_anonymous else principal,
-        "kinds": KIND_LABELS,
-        "statuses": STATUS_LABELS,
-    }
-    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: a log-in link must not send the user elsewhere."""
-    if not target:
-        return "/ui/search"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/ui"):
-        return "/ui/search"
-    return target
-
-
 @router.get("", dependencies=[Depends(PAGE_OPEN)])
 def home() -> RedirectResponse:
     return RedirectResponse("/ui/search", status_code=303)
 
 
 @router.get("/login", dependencies=[Depends(PAGE_OPEN)])
-def login_page(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> HTMLResponse:
-    return _page(request, "login.html", {"next": _safe_next(next), "error": None})
+def loginrender(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> HTMLResponse:
+    return render(request, "login.html", {"next": safe_next(next), "error": None})
 
 
 @router.post("/login", dependencies=[Depends(PAGE_OPEN)])
@@ -96,9 +56,9 @@ async def login(
     """Check the key like any API call; keep it in an http-only, SameSite=Strict cookie."""
     principal = await state.keys.authenticate(key.strip())
     if principal is None:
-        context = {"next": _safe_next(next), "error": "密钥无效、已过期或已吊销"}
-        return _page(request, "login.html", context, status_code=401)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+        context = {"next": safe_next(next), "error": "密钥无效、已过期或已吊销"}
+        return render(request, "login.html", context, status_code=401)
+    response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         LOGIN_COOKIE, key.strip(), httponly=True, secure=state.settings.cookie_secure, samesite="strict",
         max_age=state.settings.login_hours * 3600, path="/ui",
@@ -114,7 +74,7 @@ def logout() -> RedirectResponse:
 
 
 @router.get("/search", dependencies=[Depends(PAGE_READ)])
-def search_page(
+def searchrender(
     request: Request,
     session: SessionDep,
     index: IndexDep,
@@ -139,11 +99,11 @@ def search_page(
         "next_href": next_href,
     }  # fmt: skip
     partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "results"
-    return _page(request, "_results.html" if partial else "search.html", context)
+    return render(request, "_results.html" if partial else "search.html", context)
 
 
 @router.get("/indicators/{code}", dependencies=[Depends(PAGE_READ)])
-def indicator_page(request: Request, code: str, session: SessionDep) -> HTMLResponse:
+def indicatorrender(request: Request, code: str, session: SessionDep) -> HTMLResponse:
     """Every field, the legal bases with their clauses, the history, and the graph around it."""
     out, _ = indicators.get_indicator(session, code)
     history = versions.history(session, code)
@@ -152,7 +112,7 @@ def indicator_page(request: Request, code: str, session: SessionDep) -> HTMLResp
         for r in history.revisions
         if r.number > 1
     }
-    return _page(request, "indicator.html", {"ind": out, "history": history, "diffs": diffs})
+    return render(request, "indicator.html", {"ind": out, "history": history, "diffs": diffs})
 
 
 @router.get("/indicators/{code}/graph.json", dependencies=[Depends(PAGE_READ)])
@@ -174,11 +134,11 @@ def indicator_graph(request: Request, code: str, session: SessionDep) -> JSONRes
 
 
 @router.get("/suggest", dependencies=[Depends(PAGE_SUGGEST)])
-def suggest_page(request: Request) -> HTMLResponse:
-    return _page(request, "suggest.html", {"text": "", "department": "", "sector": "", "result": None})
+def suggestrender(request: Request) -> HTMLResponse:
+    return render(request, "suggest.html", {"text": "", "department": "", "sector": "", "result": None})
 
 
-@router.post("/suggest", dependencies=[Depends(PAGE_SUGGEST)])
+@router.post("/suggest", dependencies=[Depends(PAGE_SUGGEST), Depends(suggest_quota)])
 def suggest(
     request: Request,
     session: SessionDep,
@@ -209,7 +169,7 @@ def suggest(
         "rows": rows,
     }
     partial = request.headers.get("HX-Request") == "true"
-    return _page(request, "_suggestions.html" if partial else "suggest.html", context)
+    return render(request, "_suggestions.html" if partial else "suggest.html", context)
 
 
 def _num(value: float | str | None) -> str:

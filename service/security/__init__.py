@@ -1,0 +1,2 @@
+"""HTTP protections that are not about who the caller is: response headers and CORS, request size
+limits, and the per-key rate limit on suggestions."""
