@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,7 +24,7 @@ from service.changes.routes import router as changes_router
 from service.db import make_engine
 from service.deps import AppState
 from service.duties.routes import router as duties_router
-from service.errors import install_error_handlers
+from service.errors import install_error_handlers, problems_in_contract
 from service.health.routes import router as health_router
 from service.imports.routes import router as imports_router
 from service.indicators.routes import router as indicators_router
@@ -128,6 +129,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         declare_matrix(router.routes)
         app.include_router(router)
+    generate = app.openapi
+
+    def contract() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_in_contract(generate())
+        return app.openapi_schema
+
+    app.openapi = contract  # type: ignore[method-assign]
     # The pages' CSS, scripts and the vendored htmx/cytoscape: public files, no key needed.
     app.mount("/ui/static", StaticFiles(directory=WEB_DIR / "static"), name="ui-static")
     return app

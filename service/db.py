@@ -108,7 +108,9 @@ def _sqlite_value(value: Any) -> Any:
 def _sqlite_datetime(value: datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 ("67-04-20"), which SQLAlchemy
+    # then cannot read back.
+    return value.isoformat(sep=" ", timespec="microseconds")
 
 
 def _column_converter(column_type: Any) -> Callable[[Any], Any] | None:

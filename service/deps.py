@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -57,6 +57,12 @@ async def get_past_indexes(request: Request) -> PastIndexes:
 
 
 # Query parameters every read of the past shares (indicators, search, exports, graph).
+# Row ids and counts are PostgreSQL INTEGER: a larger number cannot name anything and would not even fit
+# the column (the database would fail instead of answering 404), so the contract bounds them.
+MAX_INT = 2**31 - 1
+EntityId = Annotated[int, Path(ge=1, le=MAX_INT)]
+OffsetParam = Annotated[int, Query(ge=0, le=MAX_INT)]
+
 AsOfParam = Annotated[
     str | None,
     Query(max_length=10, description="YYYY-MM-DD: the catalogue as it stood at the end of that day"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -127,7 +129,8 @@ def problem(
     if errors:
         body["errors"] = errors
     if extra:
-        body.update(extra)
+        # Extension members never replace the standard ones (a report's own "status" stays in the report).
+        body.update({k: v for k, v in extra.items() if k not in body and k != "errors"})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -149,20 +152,27 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves the service as problem+json, rendered here and nowhere else."""
 
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> Response:
+    def _render(request: Request, exc: DomainError) -> Response:
         if request.url.path.startswith("/ui"):
             return _html_error(exc.status, exc.title, exc.detail, exc.headers)
-        return problem(
-            exc.status,
-            exc.title,
-            exc.detail,
-            slug=exc.slug,
-            instance=request.url.path,
-            errors=[e.as_dict() for e in exc.errors],
-            extra=exc.extra,
-            headers=exc.headers,
-        )
+        return problem(exc.status, exc.title, exc.detail, slug=exc.slug, instance=request.url.path,
+                       errors=[e.as_dict() for e in exc.errors], extra=exc.extra, headers=exc.headers)  # fmt: skip
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return _render(request, exc)
+
+    # Safety nets for what reaches the database unchecked: a unique key taken meanwhile (two writers
+    # racing for one natural key) is a conflict; a number too large for its column is the caller's.
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        logging.getLogger("service").warning("integrity error on %s: %s", request.url.path, exc.orig)
+        return _render(request, Conflict("The write conflicts with a record stored meanwhile; reload and retry"))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> Response:
+        return _render(request, ValidationFailed("A number or value is outside the range the catalogue stores"))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -201,8 +211,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never leak internals; the traceback goes to the server log via uvicorn.
-        import logging
-
         logging.getLogger("service").exception("unhandled error on %s", request.url.path)
         return problem(
             500,
@@ -252,3 +260,23 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         s: {"model": Problem, "description": _DESCRIPTIONS.get(s, "Error"), "content": {PROBLEM_JSON: {}}}
         for s in statuses
     }
+
+
+def problems_in_contract(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every error response of the OpenAPI document as it really leaves the service: problem+json in the
+    Problem shape (FastAPI would declare its own JSON validation error, and JSON next to problem+json)."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {PROBLEM_JSON: {"schema": ref}}
+                    if status == "422":
+                        response["description"] = _DESCRIPTIONS[422]
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem_schema.pop("$defs", {}))
+    schemas["Problem"] = problem_schema
+    return spec

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
 
 from service.audit import service
 from service.audit.repository import Filters
 from service.audit.schemas import AuditEntryOut, AuditExportFormat, AuditPage, AuditRole, VerifyOut
 from service.auth.access import AUDIT_READ
-from service.deps import SessionDep, StateDep
+from service.deps import EntityId, SessionDep, StateDep
 from service.errors import problem_responses
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(AUDIT_READ)])
@@ -99,5 +99,5 @@ def verify_chain(session: SessionDep) -> VerifyOut:
     response_model=AuditEntryOut,
     responses=problem_responses(404, 422),
 )
-def get_entry(entry_id: Annotated[int, Path(ge=1)], session: SessionDep) -> AuditEntryOut:
+def get_entry(entry_id: EntityId, session: SessionDep) -> AuditEntryOut:
     return service.get_entry(session, entry_id)

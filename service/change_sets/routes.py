@@ -27,14 +27,13 @@ from service.change_sets.schemas import (
     SettleIn,
     SettleOut,
 )
-from service.deps import SessionDep
+from service.deps import MAX_INT, EntityId, OffsetParam, SessionDep
 from service.errors import problem_responses
 
 router = APIRouter(tags=["change-sets"])
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 ItemsLimit = Annotated[int, Query(ge=1, le=service.MAX_ITEMS_PAGE)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def _impact_store(request: Request) -> GraphStore:
@@ -52,7 +51,7 @@ def _impact_store(request: Request) -> GraphStore:
     responses=problem_responses(404, 409, 422),
 )
 def record_edition(
-    basis_id: int, data: EditionIn, session: SessionDep, request: Request, response: Response
+    basis_id: EntityId, data: EditionIn, session: SessionDep, request: Request, response: Response
 ) -> PolicyChangeOut:
     """A new edition supersedes this one from its effective date; opens a draft change set of rebases."""
     out = service.record_edition(session, basis_id, data, _impact_store(request))
@@ -69,7 +68,7 @@ def record_edition(
     responses=problem_responses(404, 409, 422),
 )
 def repeal_basis(
-    basis_id: int, data: RepealIn, session: SessionDep, request: Request, response: Response
+    basis_id: EntityId, data: RepealIn, session: SessionDep, request: Request, response: Response
 ) -> PolicyChangeOut:
     """The document is repealed; opens a draft change set retiring what rested on it alone."""
     out = service.repeal(session, basis_id, data, _impact_store(request))
@@ -87,9 +86,9 @@ def list_change_sets(
     session: SessionDep,
     status_: Annotated[ChangeSetStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
+    offset: OffsetParam = 0,
     legal_basis_id: Annotated[
-        int | None, Query(description="only those opened by a change of this basis (old or new edition)")
+        int | None, Query(ge=1, le=MAX_INT, description="only those opened by a change of this basis (old or new edition)")
     ] = None,
 ) -> ChangeSetList:
     return service.list_change_sets(
@@ -105,11 +104,11 @@ def list_change_sets(
     responses=problem_responses(404),
 )
 def get_change_set(
-    change_set_id: int,
+    change_set_id: EntityId,
     session: SessionDep,
     response: Response,
     limit: ItemsLimit = service.MAX_ITEMS_PAGE,
-    offset: Offset = 0,
+    offset: OffsetParam = 0,
 ) -> ChangeSetOut:
     """Counts by decision and action, affected targets, and the items (all of them up to 1000)."""
     out = service.get_change_set(session, change_set_id, limit=limit, offset=offset)
@@ -125,7 +124,7 @@ def get_change_set(
     responses=problem_responses(404, 409, 412, 422, 428),
 )
 def patch_change_set(
-    change_set_id: int,
+    change_set_id: EntityId,
     patch: ChangeSetPatch,
     session: SessionDep,
     response: Response,
@@ -145,12 +144,12 @@ def patch_change_set(
     responses=problem_responses(404),
 )
 def list_items(
-    change_set_id: int,
+    change_set_id: EntityId,
     session: SessionDep,
     decision: Decision | None = None,
     action: ItemAction | None = None,
     limit: ItemsLimit = 100,
-    offset: Offset = 0,
+    offset: OffsetParam = 0,
 ) -> ItemPage:
     return service.list_items(
         session, change_set_id, limit=limit, offset=offset, decision=decision, action=action
@@ -165,8 +164,8 @@ def list_items(
     responses=problem_responses(404, 409, 412, 422, 428),
 )
 def patch_item(
-    change_set_id: int,
-    item_id: int,
+    change_set_id: EntityId,
+    item_id: EntityId,
     patch: ItemPatch,
     session: SessionDep,
     response: Response,
@@ -185,7 +184,7 @@ def patch_item(
     response_model=SettleOut,
     responses=problem_responses(404, 409, 422),
 )
-def settle_items(change_set_id: int, data: SettleIn, session: SessionDep) -> SettleOut:
+def settle_items(change_set_id: EntityId, data: SettleIn, session: SessionDep) -> SettleOut:
     """Accept or reject many items at once: a list of item ids, or "all" (every item still pending)."""
     return service.settle(session, change_set_id, data)
 
@@ -198,7 +197,7 @@ def settle_items(change_set_id: int, data: SettleIn, session: SessionDep) -> Set
     responses=problem_responses(404, 409, 422),
 )
 def apply_change_set(
-    change_set_id: int, session: SessionDep, data: Annotated[ApplyIn | None, Body()] = None
+    change_set_id: EntityId, session: SessionDep, data: Annotated[ApplyIn | None, Body()] = None
 ) -> ApplyOut:
     """Carry out every accepted item in one transaction; 409 while an item is pending or stale."""
     return service.apply(session, change_set_id, author=data.author if data else None)

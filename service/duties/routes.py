@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response, status
 
 from service.auth.access import CATALOGUE_WRITE, DEPARTMENT_WRITE, READ
-from service.deps import SessionDep
+from service.deps import EntityId, SessionDep
 from service.duties import service
 from service.duties.schemas import DepartmentIn, MeasuredIn, MeasuredOut, MeasuredPatch
 from service.errors import problem_responses
@@ -56,7 +56,7 @@ def create_duty(code: str, data: MeasuredIn, session: SessionDep) -> MeasuredOut
     response_model=MeasuredOut,
     responses=problem_responses(404, 422),
 )
-def update_duty(duty_id: int, patch: MeasuredPatch, session: SessionDep) -> MeasuredOut:
+def update_duty(duty_id: EntityId, patch: MeasuredPatch, session: SessionDep) -> MeasuredOut:
     return service.update_item(session, "duty", duty_id, patch)
 
 
@@ -67,7 +67,7 @@ def update_duty(duty_id: int, patch: MeasuredPatch, session: SessionDep) -> Meas
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 409),
 )
-def delete_duty(duty_id: int, session: SessionDep) -> Response:
+def delete_duty(duty_id: EntityId, session: SessionDep) -> Response:
     service.delete_item(session, "duty", duty_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -102,7 +102,7 @@ def create_goal(code: str, data: MeasuredIn, session: SessionDep) -> MeasuredOut
     response_model=MeasuredOut,
     responses=problem_responses(404, 422),
 )
-def update_goal(goal_id: int, patch: MeasuredPatch, session: SessionDep) -> MeasuredOut:
+def update_goal(goal_id: EntityId, patch: MeasuredPatch, session: SessionDep) -> MeasuredOut:
     return service.update_item(session, "goal", goal_id, patch)
 
 
@@ -113,6 +113,6 @@ def update_goal(goal_id: int, patch: MeasuredPatch, session: SessionDep) -> Meas
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 409),
 )
-def delete_goal(goal_id: int, session: SessionDep) -> Response:
+def delete_goal(goal_id: EntityId, session: SessionDep) -> Response:
     service.delete_item(session, "goal", goal_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -197,8 +197,9 @@ def resolve_measures(
 
 def create_department(session: Session, data: DepartmentIn) -> dict[str, object]:
     refs = Refs(session)
-    if refs.department_id(data.code, create=False) or refs.department_id(data.name, create=False):
-        raise Conflict(f"Department {data.code} / {data.name} already exists")
+    name = normalize_text(data.name)  # compared as stored, or two spellings of one name slip past
+    if refs.department_id(data.code, create=False) or refs.department_id(name, create=False):
+        raise Conflict(f"Department {data.code} / {name} already exists")
     parent_id = None
     if data.parent_code:
         parent_id = refs.department_id(data.parent_code, create=False)
@@ -210,7 +211,7 @@ def create_department(session: Session, data: DepartmentIn) -> dict[str, object]
                 ],
             )
     dept = taxonomy_repo.add_department(
-        session, Department(code=data.code, name=normalize_text(data.name), parent_id=parent_id)
+        session, Department(code=data.code, name=name, parent_id=parent_id)
     )
     record(session, Entity.department, [dept.code])
     return {"id": dept.id, "code": dept.code, "name": dept.name, "parent_id": dept.parent_id, "count": 0}

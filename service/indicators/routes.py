@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
@@ -91,7 +92,7 @@ def get_indicator(
 def create_indicator(draft: IndicatorDraft, session: SessionDep, response: Response) -> IndicatorOut:
     out, tag = service.create_indicator(session, draft)
     response.headers["ETag"] = tag
-    response.headers["Location"] = f"/v1/indicators/{out.code}"
+    response.headers["Location"] = f"/v1/indicators/{quote(out.code, safe='')}"
     return out
 
 

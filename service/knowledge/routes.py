@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from graph.results import DepartmentProfile, Impact, RelatedIndicator, Subgraph
 from service.auth.access import READ
-from service.deps import AsOfParam, SessionDep
+from service.deps import AsOfParam, EntityId, OffsetParam, SessionDep
 from service.errors import problem_responses
 from service.knowledge.runtime import GraphRuntime
 from service.knowledge.service import as_of_instant
@@ -65,12 +65,12 @@ def neighbourhood(
     responses=problem_responses(404, 422, 503),
 )
 def impact(
-    basis_id: int,
+    basis_id: EntityId,
     graph: GraphDep,
     response: Response,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetParam = 0,
     as_of: AsOfParam = None,
     release: GraphReleaseParam = None,
 ) -> Impact:

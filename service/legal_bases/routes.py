@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from service.auth.access import CATALOGUE_WRITE, PUBLIC_READ
-from service.deps import SessionDep
+from service.deps import EntityId, SessionDep
 from service.errors import problem_responses
 from service.legal_bases import service
 from service.legal_bases.schemas import LegalBasisIn, LegalBasisOut, LegalBasisPage
@@ -48,5 +48,5 @@ def create_legal_basis(data: LegalBasisIn, session: SessionDep, response: Respon
     response_model=LegalBasisOut,
     responses=problem_responses(404),
 )
-def get_legal_basis(basis_id: int, session: SessionDep) -> LegalBasisOut:
+def get_legal_basis(basis_id: EntityId, session: SessionDep) -> LegalBasisOut:
     return service.get_basis(session, basis_id)

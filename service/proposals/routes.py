@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from service.auth.access import ASSIGN, PROPOSALS_READ, PROPOSE, REVIEW
-from service.deps import SessionDep, StateDep, SuggestDep
+from service.deps import EntityId, OffsetParam, SessionDep, StateDep, SuggestDep
 from service.domain import ProposalState
 from service.errors import PayloadTooLarge, problem_responses
 from service.imports.routes import UPLOAD_BODY, read_upload
@@ -99,7 +99,7 @@ def list_proposals(
     department: Annotated[str | None, Query(max_length=64, description="department code")] = None,
     assigned_to: Annotated[str | None, Query(max_length=200, description="a reviewer (actor)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetParam = 0,
 ) -> ProposalList:
     """The proposals the caller may see: finance all, editors their departments', reviewers those assigned."""
     return service.list_proposals(
@@ -114,7 +114,7 @@ def list_proposals(
     response_model=ProposalOut,
     responses=problem_responses(404),
 )
-def get_proposal(proposal_id: int, session: SessionDep, response: Response) -> ProposalOut:
+def get_proposal(proposal_id: EntityId, session: SessionDep, response: Response) -> ProposalOut:
     """Items, findings, reviewers and comment counts; the ETag guards edits and decisions."""
     out, tag = service.get_proposal(session, proposal_id)
     response.headers["ETag"] = tag
@@ -129,7 +129,7 @@ def get_proposal(proposal_id: int, session: SessionDep, response: Response) -> P
     responses=problem_responses(403, 404, 409, 412, 422, 428),
 )
 def patch_proposal(
-    proposal_id: int, patch: ProposalPatch, session: SessionDep, response: Response, if_match: IfMatch = None
+    proposal_id: EntityId, patch: ProposalPatch, session: SessionDep, response: Response, if_match: IfMatch = None
 ) -> ProposalOut:
     """Title, reason or items while draft or changes_requested; needs If-Match."""
     out, tag = service.patch_proposal(session, proposal_id, patch, if_match=if_match)
@@ -145,7 +145,7 @@ def patch_proposal(
     responses=problem_responses(403, 404, 409, 412, 422),
 )
 def submit_proposal(
-    proposal_id: int, session: SessionDep, engine: SuggestDep, response: Response, if_match: IfMatch = None
+    proposal_id: EntityId, session: SessionDep, engine: SuggestDep, response: Response, if_match: IfMatch = None
 ) -> ProposalOut:
     """Run the automated checks and store them; draft or changes_requested → submitted."""
     out, tag = service.submit(session, proposal_id, engine, if_match=if_match)
@@ -161,7 +161,7 @@ def submit_proposal(
     responses=problem_responses(403, 404, 409, 412),
 )
 def withdraw_proposal(
-    proposal_id: int, session: SessionDep, response: Response, if_match: IfMatch = None
+    proposal_id: EntityId, session: SessionDep, response: Response, if_match: IfMatch = None
 ) -> ProposalOut:
     """The proposer's side takes it back from any open state → withdrawn."""
     out, tag = service.withdraw(session, proposal_id, if_match=if_match)
@@ -176,7 +176,7 @@ def withdraw_proposal(
     response_model=ReviewersOut,
     responses=problem_responses(404, 409, 422),
 )
-def assign_reviewers(proposal_id: int, data: AssignIn, session: SessionDep) -> ReviewersOut:
+def assign_reviewers(proposal_id: EntityId, data: AssignIn, session: SessionDep) -> ReviewersOut:
     """Assign reviewers (owners of an active reviewer key, never the proposer)."""
     return service.assign_reviewers(session, proposal_id, data)
 
@@ -188,7 +188,7 @@ def assign_reviewers(proposal_id: int, data: AssignIn, session: SessionDep) -> R
     response_model=ReviewersOut,
     responses=problem_responses(404, 409),
 )
-def unassign_reviewer(proposal_id: int, reviewer: str, session: SessionDep) -> ReviewersOut:
+def unassign_reviewer(proposal_id: EntityId, reviewer: str, session: SessionDep) -> ReviewersOut:
     """Take a reviewer off an open proposal; their comments stay in the thread (and in the audit trail)."""
     return service.unassign_reviewer(session, proposal_id, reviewer)
 
@@ -201,7 +201,7 @@ def unassign_reviewer(proposal_id: int, reviewer: str, session: SessionDep) -> R
     responses=problem_responses(403, 404, 409, 412, 422, 428),
 )
 def decide_proposal(
-    proposal_id: int,
+    proposal_id: EntityId,
     data: DecisionIn,
     session: SessionDep,
     engine: SuggestDep,
@@ -227,7 +227,7 @@ def decide_proposal(
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(404, 409, 422),
 )
-def add_comment(proposal_id: int, data: CommentIn, session: SessionDep) -> CommentOut:
+def add_comment(proposal_id: EntityId, data: CommentIn, session: SessionDep) -> CommentOut:
     """A comment on the proposal, an item or a field of an item, or a reply (``parent_id``)."""
     return service.add_comment(session, proposal_id, data)
 
@@ -239,7 +239,7 @@ def add_comment(proposal_id: int, data: CommentIn, session: SessionDep) -> Comme
     response_model=CommentThreads,
     responses=problem_responses(404),
 )
-def list_comments(proposal_id: int, session: SessionDep) -> CommentThreads:
+def list_comments(proposal_id: EntityId, session: SessionDep) -> CommentThreads:
     """The discussion as threads, oldest first."""
     return service.comment_threads(session, proposal_id)
 
@@ -251,6 +251,6 @@ def list_comments(proposal_id: int, session: SessionDep) -> CommentThreads:
     response_model=ReviewOut,
     responses=problem_responses(404),
 )
-def get_review(proposal_id: int, session: SessionDep) -> ReviewOut:
+def get_review(proposal_id: EntityId, session: SessionDep) -> ReviewOut:
     """Checks, comments, the decision (who, when, why), the change set and the revisions it created."""
     return service.review_summary(session, proposal_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
@@ -35,7 +36,7 @@ NameParam = Annotated[str, Path(max_length=64, description="release name, e.g. 2
 def publish_release(draft: ReleaseDraft, session: SessionDep, response: Response) -> ReleaseOut:
     """Freeze every indicator now standard, at its current revision, under a new name."""
     out = service.create_release(session, draft)
-    response.headers["Location"] = f"/v1/releases/{out.name}"
+    response.headers["Location"] = f"/v1/releases/{quote(out.name, safe='')}"
     return out
 
 

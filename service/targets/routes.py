@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Depends, Response, status
 
 from service.auth.access import TARGETS
@@ -28,7 +30,7 @@ def upsert_target(data: TargetIn, session: SessionDep, response: Response) -> Ta
     """Register (or replace, by external id) a target and the indicator rows it uses."""
     out, created = service.upsert_target(session, data)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    response.headers["Location"] = f"/v1/targets/{out.external_id}"
+    response.headers["Location"] = f"/v1/targets/{quote(out.external_id, safe='')}"
     return out
 
 

@@ -17,6 +17,7 @@ from service.outbox.service import Entity, record
 from service.targets import repository as repo
 from service.targets.schemas import TargetIn, TargetOut, TargetRowOut
 from service.taxonomy.service import Refs
+from service.versions.service import as_utc
 
 
 def _value_text(value: float | str | None) -> str | None:
@@ -139,6 +140,6 @@ def get_target(session: Session, external_id: str) -> TargetOut:
             for r, i in repo.rows_of(session, target.id)
         ],
         version=target.version,
-        created_at=target.created_at,
-        updated_at=target.updated_at,
+        created_at=as_utc(target.created_at),
+        updated_at=as_utc(target.updated_at),
     )

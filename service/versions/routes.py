@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from service.auth.access import READ
-from service.deps import SessionDep
+from service.deps import MAX_INT, EntityId, SessionDep
 from service.errors import problem_responses
 from service.versions import service
 from service.versions.schemas import BasisHistoryOut, HistoryOut, RevisionDiff, RevisionOut
@@ -34,7 +34,7 @@ def get_history(code: str, session: SessionDep) -> HistoryOut:
     response_model=RevisionOut,
     responses=problem_responses(404),
 )
-def get_revision(code: str, number: Annotated[int, Path(ge=1)], session: SessionDep) -> RevisionOut:
+def get_revision(code: str, number: Annotated[int, Path(ge=1, le=MAX_INT)], session: SessionDep) -> RevisionOut:
     """One revision with the full snapshot of the indicator at that point."""
     return service.revision(session, code, number)
 
@@ -49,8 +49,8 @@ def get_revision(code: str, number: Annotated[int, Path(ge=1)], session: Session
 def diff_revisions(
     code: str,
     session: SessionDep,
-    from_: Annotated[int, Query(alias="from", ge=1)],
-    to: Annotated[int, Query(ge=1)],
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
+    to: Annotated[int, Query(ge=1, le=MAX_INT)],
 ) -> RevisionDiff:
     """Field-level difference between two revisions, classified MAJOR / MINOR / PATCH."""
     return service.diff(session, code, from_, to)
@@ -63,6 +63,6 @@ def diff_revisions(
     response_model=BasisHistoryOut,
     responses=problem_responses(404),
 )
-def get_basis_history(basis_id: int, session: SessionDep) -> BasisHistoryOut:
+def get_basis_history(basis_id: EntityId, session: SessionDep) -> BasisHistoryOut:
     """Every revision of a legal basis: status changes (superseded, repealed), edition links, dates."""
     return service.basis_history(session, basis_id)

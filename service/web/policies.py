@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from service.auth.access import PAGE_POLICIES
 from service.change_sets import service as change_sets
 from service.change_sets.schemas import ChangeSetOut
-from service.deps import SessionDep
+from service.deps import EntityId, OffsetParam, SessionDep
 from service.legal_bases import service as legal_bases
 from service.web.rendering import FIELD_LABELS, render, show
 
@@ -59,9 +59,9 @@ def policies_page(
 @router.get("/policies/{basis_id}", dependencies=[Depends(PAGE_POLICIES)])
 def policy_page(
     request: Request,
-    basis_id: int,
+    basis_id: EntityId,
     session: SessionDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetParam = 0,
 ) -> HTMLResponse:
     """The basis, its edition chain, the indicators resting on it by department, and its change sets."""
     basis = legal_bases.get_basis(session, basis_id)

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from service.auth.access import PAGE_ASSIGN, PAGE_PROPOSALS, PAGE_PROPOSE, PAGE_REVIEW, REVIEW
 from service.auth.context import current_principal
 from service.auth.principal import Role
-from service.deps import SessionDep, SuggestDep
+from service.deps import EntityId, OffsetParam, SessionDep, SuggestDep
 from service.domain import (
     COMPARATOR_SYMBOLS,
     PROPOSAL_CLOSED,
@@ -146,7 +146,7 @@ def _item_view(session: Session, item: ProposalItemOut, threads: list[CommentOut
     return ItemView(item, ACTION_LABELS[item.action], rows, by_field.get(None, []), talk.get(None, []), stale)
 
 
-def _proposal_context(session: Session, proposal_id: int) -> dict[str, Any]:
+def _proposal_context(session: Session, proposal_id: EntityId) -> dict[str, Any]:
     out, tag = proposals.get_proposal(session, proposal_id)
     threads = proposals.comment_threads(session, proposal_id).threads
     per_item: dict[int | None, list[CommentOut]] = defaultdict(list)
@@ -178,7 +178,7 @@ def _proposal_context(session: Session, proposal_id: int) -> dict[str, Any]:
 
 
 def _attempt(
-    request: Request, session: Session, proposal_id: int, action: Callable[[], object], anchor: str = ""
+    request: Request, session: Session, proposal_id: EntityId, action: Callable[[], object], anchor: str = ""
 ) -> Response:
     """Run one action; on success back to the proposal, on refusal the proposal again with the reason."""
     try:
@@ -196,7 +196,7 @@ def _attempt(
     return RedirectResponse(f"/ui/proposals/{proposal_id}{anchor}", status_code=303)
 
 
-def _refused(request: Request, session: Session, proposal_id: int, error: DomainError) -> HTMLResponse:
+def _refused(request: Request, session: Session, proposal_id: EntityId, error: DomainError) -> HTMLResponse:
     context = {**_proposal_context(session, proposal_id), "refused": refusal(error, PAGE_LABELS)}
     return render(request, "proposal.html", context, status_code=error.status)
 
@@ -206,7 +206,7 @@ def queue_page(
     request: Request,
     session: SessionDep,
     state: Annotated[str | None, Query(max_length=32)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetParam = 0,
 ) -> HTMLResponse:
     """The proposals the caller may see — a reviewer's are those assigned to them — newest first."""
     chosen = ProposalState(state) if state in {s.value for s in ProposalState} else None
@@ -220,14 +220,14 @@ def queue_page(
 
 
 @router.get("/proposals/{proposal_id}", dependencies=[Depends(PAGE_PROPOSALS)])
-def proposal_page(request: Request, proposal_id: int, session: SessionDep) -> HTMLResponse:
+def proposal_page(request: Request, proposal_id: EntityId, session: SessionDep) -> HTMLResponse:
     return render(request, "proposal.html", _proposal_context(session, proposal_id))
 
 
 @router.post("/proposals/{proposal_id}/comments", dependencies=[Depends(PAGE_PROPOSALS)])
 def comment(
     request: Request,
-    proposal_id: int,
+    proposal_id: EntityId,
     session: SessionDep,
     body: Annotated[str, Form(max_length=10_000)] = "",
     item_id: Annotated[str, Form(max_length=20)] = "",
@@ -248,7 +248,7 @@ def comment(
 @router.post("/proposals/{proposal_id}/decision", dependencies=[Depends(PAGE_REVIEW)])
 def decision(
     request: Request,
-    proposal_id: int,
+    proposal_id: EntityId,
     session: SessionDep,
     engine: SuggestDep,
     decision: Annotated[str, Form(max_length=32)],
@@ -267,7 +267,7 @@ def decision(
 @router.post("/proposals/{proposal_id}/move", dependencies=[Depends(PAGE_PROPOSE)])
 def proposer_move(
     request: Request,
-    proposal_id: int,
+    proposal_id: EntityId,
     session: SessionDep,
     engine: SuggestDep,
     move: Annotated[str, Form(max_length=32)],
@@ -289,7 +289,7 @@ def proposer_move(
 @router.post("/proposals/{proposal_id}/reviewers", dependencies=[Depends(PAGE_ASSIGN)])
 def assign(
     request: Request,
-    proposal_id: int,
+    proposal_id: EntityId,
     session: SessionDep,
     reviewers: Annotated[str, Form(max_length=2_000)] = "",
 ) -> Response:

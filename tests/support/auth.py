@@ -29,5 +29,19 @@ def mint_key(url: str, role: Role | str, *, owner: str | None = None, department
         engine.dispose()
 
 
+def make_department(url: str, code: str, name: str) -> None:
+    """A department straight into a test database (an editor key must name existing ones)."""
+    from service.duties.schemas import DepartmentIn
+    from service.duties.service import create_department
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            create_department(session, DepartmentIn(code=code, name=name))
+            session.commit()
+    finally:
+        engine.dispose()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support import require_or_skip
-from tests.support.auth import mint_key
+from tests.support.auth import make_department, mint_key
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, browser_available, serve
 
 
@@ -21,7 +21,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     db = tmp_path_factory.mktemp("web") / "catalog.db"
     shutil.copyfile(sqlite_template, db)
     url = f"sqlite:///{db}"
-    _department(url, "JYT", "省教育厅")  # the editor's key is scoped to it
+    make_department(url, "JYT", "省教育厅")  # the editor's key is scoped to it
     keys = {
         "platform": mint_key(url, "platform", owner="一体化平台"),
         "steward": mint_key(url, "steward", owner="财政厅绩效处"),
@@ -30,20 +30,6 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     }
     with serve(url) as base:
         yield {"base": base, "url": url, **keys}
-
-
-def _department(url: str, code: str, name: str) -> None:
-    from sqlmodel import Session
-
-    from service.db import make_engine
-    from service.duties.schemas import DepartmentIn
-    from service.duties.service import create_department
-
-    engine = make_engine(url)
-    with Session(engine) as session:
-        create_department(session, DepartmentIn(code=code, name=name))
-        session.commit()
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
