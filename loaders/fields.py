@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from openpyxl.utils import get_column_letter
 
 from loaders.errors import RowError
-from loaders.text import normalize_optional
+from loaders.text import normalize_optional, shorten
 
 __all__ = [
     "CANONICAL_FIELDS",
@@ -292,8 +292,9 @@ def resolve_headers(headers: Sequence[object], *, row: int | None = 1) -> Header
             if is_ignored_header(text):
                 result.ignored[index] = text
             else:
+                shown = shorten(text)  # a clear error quotes the header, not all 10,000 characters of it
                 result.errors.append(
-                    RowError(row, text, f"未知表头「{text}」({column_label(index)}); unknown header {text!r}")
+                    RowError(row, shown, f"未知表头「{shown}」({column_label(index)}); unknown header {shown!r}")
                 )
             continue
         if canonical in seen:

@@ -9,6 +9,10 @@ index.
 Problems with the file as a whole (unreadable, limits exceeded, bad header)
 raise :class:`LoadError`; problems with one row are attached to that row's
 :class:`RawRecord` in ``errors`` so that a dry run can report them all.
+
+Hostile input is refused, never repaired: in XLSX only visible sheets are read and
+formula or error cells are refused (paste values); JSON NaN/Infinity, duplicate keys
+and CSV quotes left open are errors naming their row (tests/hostile has the corpus).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import codecs
 import csv
 import io
 import json
+import math
 import re
 import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -29,9 +35,10 @@ from itertools import repeat
 from operator import is_
 from typing import Any
 
-from openpyxl import load_workbook
 from openpyxl.cell.read_only import EMPTY_CELL
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import column_index_from_string
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from loaders.errors import LoadError, RowError
 from loaders.fields import (
@@ -42,7 +49,7 @@ from loaders.fields import (
     is_ignored_header,
     resolve_headers,
 )
-from loaders.text import format_number, normalize_optional, normalize_text
+from loaders.text import format_number, normalize_optional, normalize_text, shorten
 
 __all__ = [
     "Format",
@@ -57,6 +64,9 @@ __all__ = [
 
 MiB = 1024 * 1024
 _MAX_REPORTED_ERRORS = 1000
+# The csv module's own 128 KiB field limit fails without saying which column; ours (max_cell_chars)
+# names it, and the upload limit bounds a field anyway.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * MiB))
 
 
 class Format(StrEnum):
@@ -79,6 +89,8 @@ class ReadLimits:
     max_xlsx_ratio: float = 100.0
     max_xlsx_members: int = 10_000
     max_columns: int = 256
+    # Blank rows written out in a sheet cost a parse each and are never counted as data rows.
+    max_blank_rows: int = 100_000
 
 
 @dataclass
@@ -195,8 +207,11 @@ def _clean_scalar(value: object, *, row: int | None, name: str | None, limits: R
 # --------------------------------------------------------------------------- text decoding
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (Excel on Chinese Windows)."""
+def _decode(data: bytes, *, lines_are_rows: bool) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (Excel on Chinese Windows).
+
+    Undecodable text names its line (and, in CSV and NDJSON, that line as the row).
+    """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
@@ -204,14 +219,20 @@ def _decode(data: bytes) -> str:
             raise LoadError(f"UTF-16 解码失败: {exc}; cannot decode UTF-16 text") from exc
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as exc:
+        # The encoding that read further is the one the file meant: its failure is the bad spot.
+        line = data.count(b"\n", 0, max(utf8_error.start, exc.start)) + 1
         raise LoadError(
-            f"无法识别文本编码(既不是 UTF-8 也不是 GBK/GB18030),位置 {exc.start}; "
-            "text is neither UTF-8 nor GB18030"
+            RowError(
+                line if lines_are_rows else None,
+                None,
+                f"第{line}行无法识别文本编码(既不是 UTF-8 也不是 GBK/GB18030); "
+                f"text is neither UTF-8 nor GB18030 at line {line}",
+            )
         ) from exc
 
 
@@ -223,10 +244,54 @@ def _json_error(exc: json.JSONDecodeError, *, line_offset: int = 0, row: int | N
     return RowError(row, None, f"JSON 格式错误: 第{line}行第{exc.colno}列: {exc.msg}; invalid JSON at line {line}")
 
 
+class _Object(dict[str, object]):
+    """A JSON object that remembers the keys it was given twice (a plain dict keeps the last one)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, object]]) -> _Object:
+    obj = _Object(pairs)
+    if len(obj) < len(pairs):
+        obj.duplicates = tuple(key for key, n in Counter(key for key, _ in pairs).items() if n > 1)
+    return obj
+
+
+@dataclass(frozen=True)
+class _NotANumber:
+    """NaN, Infinity, or a number no float or sane integer holds: reported with its row and field."""
+
+    text: str
+
+
+def _parse_float(text: str) -> float | _NotANumber:
+    value = float(text)
+    return value if math.isfinite(value) else _NotANumber(text)
+
+
+def _parse_int(text: str) -> int | _NotANumber:
+    # int() refuses more than 4300 digits with a ValueError that json does not report as a syntax error.
+    return int(text) if len(text) <= 100 else _NotANumber(text[:20] + "…")
+
+
+_JSON = json.JSONDecoder(
+    object_pairs_hook=_object, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_NotANumber
+)
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
 @lru_cache(maxsize=4096)
 def _canonical_key(key: str) -> str | None:
     # Every object of a JSON file repeats the same keys: look each one up once.
     return canonical_field(key)
+
+
+def _json_scalar(value: object, *, row: int, name: str, limits: ReadLimits) -> str | None:
+    if isinstance(value, _NotANumber):
+        raise LoadError(
+            RowError(row, name, f"第{row}条字段 {name} 的值 {value.text} 不是有限数字; {name} is not a finite JSON number")
+        )
+    return _clean_scalar(value, row=row, name=name, limits=limits)
 
 
 def _record_from_object(obj: object, *, row: int, limits: ReadLimits) -> RawRecord:
@@ -234,13 +299,20 @@ def _record_from_object(obj: object, *, row: int, limits: ReadLimits) -> RawReco
     if not isinstance(obj, dict):
         record.errors.append(RowError(row, None, f"第{row}条不是对象(JSON object); row is not an object"))
         return record
+    for key in getattr(obj, "duplicates", ()):
+        shown = shorten(key)
+        record.errors.append(
+            RowError(row, _canonical_key(key) or shown, f"字段「{shown}」在同一对象中出现两次; key {shown!r} given twice")
+        )
     origin: dict[str, str] = {}
     for key, value in obj.items():
         key_text = str(key)
-        canonical = _canonical_key(key_text) if len(key_text) <= 200 else canonical_field(key_text)
+        # No header alias is anywhere near 200 characters long.
+        canonical = _canonical_key(key_text) if len(key_text) <= 200 else None
         if canonical is None:
-            if not is_ignored_header(key_text):
-                record.errors.append(RowError(row, key_text, f"未知字段「{key_text}」; unknown field {key_text!r}"))
+            if len(key_text) > 200 or not is_ignored_header(key_text):
+                shown = shorten(key_text)
+                record.errors.append(RowError(row, shown, f"未知字段「{shown}」; unknown field {shown!r}"))
             continue
         if canonical in origin:
             record.errors.append(
@@ -255,7 +327,7 @@ def _record_from_object(obj: object, *, row: int, limits: ReadLimits) -> RawReco
                 if isinstance(item, dict | list):
                     record.errors.append(RowError(row, canonical, f"字段 {canonical} 的列表项必须是文本; nested value"))
                     continue
-                text = _clean_scalar(item, row=row, name=canonical, limits=limits)
+                text = _json_scalar(item, row=row, name=canonical, limits=limits)
                 if text is not None:
                     total += len(text)
                     items.append(text)
@@ -265,7 +337,7 @@ def _record_from_object(obj: object, *, row: int, limits: ReadLimits) -> RawReco
         elif isinstance(value, dict):
             record.errors.append(RowError(row, canonical, f"字段 {canonical} 不能是对象; nested object not allowed"))
         else:
-            record.fields[canonical] = _clean_scalar(value, row=row, name=canonical, limits=limits)
+            record.fields[canonical] = _json_scalar(value, row=row, name=canonical, limits=limits)
     return record
 
 
@@ -273,20 +345,58 @@ def _too_many_rows(limits: ReadLimits) -> LoadError:
     return LoadError(f"数据行数超过上限 {limits.max_rows}; more than {limits.max_rows} rows")
 
 
-def _read_json(text: str, limits: ReadLimits) -> list[RawRecord]:
+def _skip_space(text: str, pos: int) -> int:
+    match = _JSON_SPACE.match(text, pos)
+    return match.end() if match else pos
+
+
+def _json_value(text: str, pos: int, *, row: int | None) -> tuple[object, int]:
     try:
-        doc = json.loads(text)
+        return _JSON.raw_decode(text, pos)
     except json.JSONDecodeError as exc:
-        raise LoadError(_json_error(exc)) from exc
+        raise LoadError(_json_error(exc, row=row)) from exc
     except RecursionError as exc:
-        raise LoadError("JSON 嵌套过深; JSON nested too deeply") from exc
-    if isinstance(doc, dict):
-        doc = [doc]
-    if not isinstance(doc, list):
-        raise LoadError("JSON 顶层必须是对象数组; top-level JSON must be an array of objects")
-    if len(doc) > limits.max_rows:
-        raise _too_many_rows(limits)
-    return [_record_from_object(obj, row=i, limits=limits) for i, obj in enumerate(doc, start=1)]
+        where = f"第{row}条" if row is not None else ""
+        raise LoadError(RowError(row, None, f"{where}JSON 嵌套过深; JSON nested too deeply")) from exc
+
+
+def _json_syntax(message: str, text: str, pos: int, *, row: int | None) -> LoadError:
+    return LoadError(_json_error(json.JSONDecodeError(message, text, pos), row=row))
+
+
+def _read_json(text: str, limits: ReadLimits) -> list[RawRecord]:
+    """A JSON array of objects (or one object), parsed one element at a time.
+
+    Rows are made as elements are read, so a flood of tiny elements stops at the row limit
+    instead of first becoming millions of objects, and a syntax error names its element (row).
+    """
+    pos = _skip_space(text, 0)
+    if not text.startswith("[", pos):
+        doc, end = _json_value(text, pos, row=None)
+        if _skip_space(text, end) != len(text):
+            raise _json_syntax("Extra data", text, end, row=None)
+        if not isinstance(doc, dict):
+            raise LoadError("JSON 顶层必须是对象数组; top-level JSON must be an array of objects")
+        return [_record_from_object(doc, row=1, limits=limits)]
+    records: list[RawRecord] = []
+    pos = _skip_space(text, pos + 1)
+    if not text.startswith("]", pos):
+        while True:
+            row = len(records) + 1
+            if row > limits.max_rows:
+                raise _too_many_rows(limits)
+            element, pos = _json_value(text, pos, row=row)
+            records.append(_record_from_object(element, row=row, limits=limits))
+            pos = _skip_space(text, pos)
+            if text.startswith(",", pos):
+                pos = _skip_space(text, pos + 1)
+            elif text.startswith("]", pos):
+                break
+            else:
+                raise _json_syntax("Expecting ',' delimiter", text, pos, row=row)
+    if _skip_space(text, pos + 1) != len(text):
+        raise _json_syntax("Extra data", text, pos + 1, row=None)
+    return records
 
 
 def _read_ndjson(text: str, limits: ReadLimits) -> list[RawRecord]:
@@ -300,7 +410,7 @@ def _read_ndjson(text: str, limits: ReadLimits) -> list[RawRecord]:
         if len(records) >= limits.max_rows:
             raise _too_many_rows(limits)
         try:
-            obj = json.loads(stripped)
+            obj = _JSON.decode(stripped)
         except json.JSONDecodeError as exc:
             errors.append(_json_error(exc, line_offset=line_no - 1, row=line_no))
             if len(errors) >= 100:
@@ -377,13 +487,21 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
+def _another_delimiter(cell: str, delimiter: str) -> bool:
+    """A whole row read as one cell holding two or more of another delimiter: the file mixes them."""
+    return any(d != delimiter and cell.count(d) >= 2 for d in (",", "\t", ";"))
+
+
 def _read_csv(text: str, limits: ReadLimits) -> list[RawRecord]:
     text = text.replace("\x00", "")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+    delimiter = _sniff_delimiter(text)
+    # strict: a quote left open must not swallow the rest of the file into one cell.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     builder: _TableBuilder | None = None
     row = 0
     try:
         for row, raw_cells in enumerate(reader, start=1):
+            one_cell = len(raw_cells) == 1
             while raw_cells and not raw_cells[-1].strip():
                 raw_cells.pop()
             if len(raw_cells) > limits.max_columns:
@@ -391,15 +509,22 @@ def _read_csv(text: str, limits: ReadLimits) -> list[RawRecord]:
             if builder is None:
                 if not any(c.strip() for c in raw_cells):
                     continue
+                for i, c in enumerate(raw_cells):
+                    if len(c) > limits.max_cell_chars:
+                        raise _too_long(row, column_label(i), limits)
                 builder = _TableBuilder(_header_or_fail(raw_cells, row), limits=limits)
                 continue
+            if one_cell and builder.header.width > 1 and _another_delimiter(raw_cells[0], delimiter):
+                raise LoadError(
+                    RowError(row, None, f"第{row}行整行在一个单元格里,分隔符与表头不一致; the row uses another delimiter than the header")
+                )
             names = builder.header.columns
             cells = [
                 _clean_text(c, row=row, name=names.get(i, column_label(i)), limits=limits) for i, c in enumerate(raw_cells)
             ]
             builder.add(row, cells)
     except csv.Error as exc:
-        # csv raises on fields longer than its own limit (128 KiB) and on broken quoting.
+        # csv raises on broken quoting (strict) and on fields past field_size_limit.
         raise LoadError(RowError(row + 1, None, f"CSV 格式错误(第{row + 1}行): {exc}; malformed CSV")) from exc
     if builder is None:
         raise LoadError("文件没有表头行; no header row")
@@ -442,6 +567,17 @@ def _xlsx_cell(cell: Any, *, row: int, name: str | None, limits: ReadLimits) -> 
     value = cell.value
     if value is None:
         return None
+    kind = getattr(cell, "data_type", None)
+    if kind in ("f", "e"):
+        # A formula's cached value may disagree with what it computes (=HYPERLINK, DDE), and an
+        # error value (#REF!) is no data: both are refused rather than imported as text.
+        where = f"第{row}行" + (f"字段 {name} " if name else "表头")
+        shown = shorten(str(getattr(value, "text", value)), 60)
+        raise LoadError(
+            RowError(row, name, f"{where}是公式「{shown}」,请先粘贴为数值; formula cells are not imported, paste values")
+            if kind == "f"
+            else RowError(row, name, f"{where}是错误值 {shown}; the cell holds an error value")
+        )
     if isinstance(value, int | float) and not isinstance(value, bool):
         number_format = getattr(cell, "number_format", None) or ""
         if "%" in number_format:
@@ -474,18 +610,65 @@ def _is_empty_row(cells: tuple[Any, ...]) -> bool:
     return all(c.value is None or (isinstance(c.value, str) and not c.value.strip()) for c in cells)
 
 
+class _Worksheet(ReadOnlyWorksheet):  # type: ignore[misc]
+    """openpyxl's read-only sheet without two costs a forged file could inflate."""
+
+    def _get_size(self) -> None:
+        # openpyxl parses a sheet lacking <dimension> end to end here, only to learn a size that
+        # _iter_sheet_rows ignores anyway: a forged sheet would be parsed twice.
+        return None
+
+    def _get_row(
+        self, row: list[dict[str, Any]], min_col: int = 1, max_col: int | None = None, values_only: bool = False
+    ) -> Any:
+        # Cells past the column cap would be dropped without a word; data there is refused.
+        if max_col is not None:
+            for cell in row:
+                value = cell["value"]
+                if cell["column"] > max_col and value is not None and str(value).strip():
+                    raise LoadError(
+                        RowError(
+                            cell["row"],
+                            None,
+                            f"第{cell['row']}行第{cell['column']}列有数据,超过 {max_col} 列上限; data beyond column {max_col}",
+                        )
+                    )
+        return super()._get_row(row, min_col, max_col, values_only)
+
+
+class _WorkbookReader(ExcelReader):  # type: ignore[misc]
+    """``load_workbook(read_only=True)`` with our worksheets; chart sheets are skipped."""
+
+    def read_worksheets(self) -> None:
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target not in self.valid_files or "chartsheet" in rel.Type:
+                continue
+            ws = _Worksheet(self.wb, sheet.name, rel.target, self.shared_strings)
+            ws.sheet_state = sheet.state
+            self.wb._sheets.append(ws)
+
+
+def _open_workbook(data: bytes) -> Any:
+    # Formulas are read as formulas (not their cached values) so that _xlsx_cell can refuse them.
+    reader = _WorkbookReader(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
+    reader.read()
+    return reader.wb
+
+
 def _read_xlsx(data: bytes, limits: ReadLimits) -> list[RawRecord]:
     _check_zip(data, limits)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about unsupported extensions, data validation, default styles …
             warnings.simplefilter("ignore")
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            workbook = _open_workbook(data)
     except Exception as exc:  # openpyxl raises KeyError, ValueError, XML and defusedxml errors …
         raise LoadError(f"无法读取 xlsx 文件: {type(exc).__name__}: {exc}; unreadable xlsx") from exc
+    visible = [ws for ws in workbook.worksheets if ws.sheet_state == "visible"]
     try:
+        # Hidden sheets hold lookup lists or leftovers, not the table the user sees: never read.
         # A sheet named like 指标/indicators wins; otherwise the first sheet with data.
-        sheets = sorted(workbook.worksheets, key=lambda ws: 0 if _SHEET_NAME_HINT.search(ws.title) else 1)
+        sheets = sorted(visible, key=lambda ws: 0 if _SHEET_NAME_HINT.search(ws.title) else 1)
         for ws in sheets:
             records = _read_sheet(workbook, ws, limits)
             if records is not None:
@@ -496,6 +679,8 @@ def _read_xlsx(data: bytes, limits: ReadLimits) -> list[RawRecord]:
         raise LoadError(f"无法读取 xlsx 工作表: {type(exc).__name__}: {exc}; unreadable worksheet") from exc
     finally:
         workbook.close()
+    if len(visible) < len(workbook.worksheets):
+        raise LoadError("xlsx 中没有包含数据的可见工作表(隐藏的工作表不导入); no visible worksheet with data")
     raise LoadError("xlsx 中没有包含数据的工作表; no worksheet with data")
 
 
@@ -585,6 +770,7 @@ def _read_sheet(workbook: Any, ws: Any, limits: ReadLimits) -> list[RawRecord] |
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         padding: tuple[Any, ...] | None = None
+        blank = 0
         for row_no, cells in _iter_sheet_rows(ws, limits):
             # openpyxl yields one shared padding tuple for every missing row: skip it in O(1).
             if cells is padding:
@@ -592,8 +778,14 @@ def _read_sheet(workbook: Any, ws: Any, limits: ReadLimits) -> list[RawRecord] |
             if _all_absent(cells):
                 padding = cells
                 continue
+            if blank > limits.max_blank_rows:
+                raise LoadError(
+                    f"工作表含超过 {limits.max_blank_rows} 个空白行,请删除空白行后再导入; "
+                    f"more than {limits.max_blank_rows} blank rows"
+                )
             if builder is None or carry is None:
                 if _is_empty_row(cells):
+                    blank += 1
                     continue
                 header_cells = [_xlsx_cell(c, row=row_no, name=None, limits=limits) for c in cells]
                 builder = _TableBuilder(_header_or_fail(header_cells, row_no), limits=limits)
@@ -601,14 +793,17 @@ def _read_sheet(workbook: Any, ws: Any, limits: ReadLimits) -> list[RawRecord] |
                 continue
             names = builder.header.columns
             width = builder.header.width
+            ignored = builder.header.ignored
             # Only convert cells past the header when there is something there (rare).
             convert = cells if not _all_absent(cells[width:]) else cells[:width]
             texts = [
-                _xlsx_cell(c, row=row_no, name=names.get(i, column_label(i)), limits=limits)
+                None if i in ignored else _xlsx_cell(c, row=row_no, name=names.get(i, column_label(i)), limits=limits)
                 for i, c in enumerate(convert)
             ]
             record = builder.add(row_no, texts)
-            if record is not None:
+            if record is None:
+                blank += 1
+            else:
                 carry.apply(record)
     return builder.records if builder is not None else None
 
@@ -635,7 +830,7 @@ def read_records(
     if fmt is Format.xlsx:
         records = _read_xlsx(data, limits)
     else:
-        text = _decode(data)
+        text = _decode(data, lines_are_rows=fmt is not Format.json)
         if fmt is Format.json:
             records = _read_json(text, limits)
         elif fmt is Format.ndjson:

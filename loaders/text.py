@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 
-__all__ = ["format_number", "normalize_optional", "normalize_text"]
+__all__ = ["format_number", "normalize_optional", "normalize_text", "shorten"]
 
 # NFKC folds superscripts into plain digits ("m³" → "m3"), which silently changes
 # units, and circled/parenthesised numbers ("②", "⑴") into bare digits, which turns
@@ -119,3 +119,9 @@ def normalize_optional(s: object) -> str | None:
     if isinstance(s, date | time):
         return s.isoformat()
     return normalize_text(str(s)) or None
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` fit to quote in an error message: at most ``limit`` characters, no lone surrogates."""
+    clipped = text if len(text) <= limit else text[:limit] + "…"
+    return clipped.encode("utf-8", "replace").decode("utf-8")

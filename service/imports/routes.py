@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from loaders.writers import ExportProfile, write_csv, write_jsonl, write_xlsx
 from service.auth.access import CATALOGUE_WRITE, READ
 from service.deps import AsOfParam, ReleaseParam, SessionDep, StateDep
-from service.errors import PayloadTooLarge, ValidationFailed, problem_responses
+from service.errors import FieldError, PayloadTooLarge, ValidationFailed, problem_responses
 from service.imports import service
 from service.versions.service import parse_as_of
 
@@ -52,7 +52,8 @@ async def read_upload(request: Request, limit: int) -> tuple[bytes, str | None, 
         async with request.form(max_files=1, max_fields=10, max_part_size=limit) as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
-                raise ValidationFailed("multipart upload needs a `file` part")
+                message = "multipart upload needs a `file` part"
+                raise ValidationFailed(message, errors=[FieldError(field="file", message=message)])
             data = await upload.read(limit + 1)
             return data, upload.content_type, upload.filename
     chunks, size = [], 0

@@ -11,11 +11,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col
 
-from loaders.readers import RawRecord
+from loaders.readers import LoadError, RawRecord
 from service import audit
 from service.domain import COMPARATOR_SYMBOLS, LIFECYCLE, Comparator, IndicatorStatus
 from service.duties.repository import all_measure_names, indicator_link_names
-from service.errors import FieldError, ValidationFailed
+from service.errors import FieldError, UnsupportedMedia, ValidationFailed
 from service.indicators import repository as repo
 from service.indicators.schemas import IndicatorDraft
 from service.indicators.service import RowPlan, announce, assign_codes, errors_from, resolve, write_measures
@@ -53,10 +53,14 @@ class ImportReport:
         }
 
 
+def _has_data(rec: RawRecord) -> bool:
+    return any(v not in (None, "") for v in rec.fields.values())
+
+
 def _validated(records: Sequence[RawRecord], report: ImportReport) -> Iterator[tuple[int, IndicatorDraft]]:
     for rec in records:
         report.errors.extend(FieldError(field=e.field, message=e.message, row=e.row) for e in rec.errors)
-        if not rec.fields or all(v in (None, "") for v in rec.fields.values()):
+        if not _has_data(rec):
             continue
         try:
             yield rec.row, IndicatorDraft.model_validate(rec.fields)
@@ -139,12 +143,18 @@ def import_records(
         if plan.duties or plan.goals:
             measures.append((values, plan))
         if match is None:
+            if values["status"] == IndicatorStatus.superseded:
+                report.errors.append(_no_successor(row, draft.code))
+                continue
             inserts.append((values, plan.basis_links))
             continue
         values["code"] = match.code
         for dated in ("effective_from", "expires_on"):  # a file without date columns keeps the dates
             if values[dated] is None:
                 values[dated] = getattr(match, dated)
+        if values["status"] == IndicatorStatus.superseded and match.status != IndicatorStatus.superseded:
+            report.errors.append(_no_successor(row, match.code))
+            continue
         if (
             values["status"] != match.status
             and values["status"] not in LIFECYCLE[IndicatorStatus(match.status)]
@@ -220,6 +230,16 @@ def import_records(
         # The dry run did every step, so its counts are exact; undo them all.
         session.rollback()
     return report
+
+
+def _no_successor(row: int, code: str | None) -> FieldError:
+    # A file has no superseded_by column, so an import cannot name the successor (nor close a cycle).
+    return FieldError(
+        field="status",
+        row=row,
+        message=f"{code or '新指标'} 不能经导入标为被替代:需要指明替代指标,请用 PATCH 设置 status 与 superseded_by; "
+        "superseded needs superseded_by, which an import cannot set",
+    )
 
 
 def _failed(report: ImportReport) -> ValidationFailed:
@@ -343,6 +363,10 @@ def export_rows_at(
             yield snapshot_row(snap)
 
 
+def _field_errors(exc: LoadError) -> list[FieldError]:
+    return [FieldError(field=e.field, message=e.message, row=e.row) for e in exc.errors]
+
+
 def file_source(data: bytes, *, content_type: str | None = None, filename: str | None = None) -> dict[str, Any]:
     """What the audit trail keeps of an imported file: its digest, name, type and size."""
     return {
@@ -363,17 +387,24 @@ def run_import(
     reason: str | None = None,
 ) -> ImportReport:
     """Detect the format, read the rows and import them (see ``import_records``)."""
-    from loaders.readers import LoadError, detect_format, read_records
+    from loaders.readers import detect_format, read_records
 
     try:
         fmt = detect_format(content_type=content_type, filename=filename, data=data)
+    except LoadError as exc:
+        raise UnsupportedMedia(str(exc), errors=_field_errors(exc)) from exc
+    try:
         records = read_records(data, fmt)
     except LoadError as exc:
-        errors = [FieldError(field=e.field, message=e.message, row=e.row) for e in exc.errors]
+        errors = _field_errors(exc)
         raise ValidationFailed(
             errors[0].message if len(errors) == 1 else "The file cannot be read; nothing was imported",
             errors=errors,
         ) from exc
+    if not any(rec.errors or _has_data(rec) for rec in records):
+        # An empty import would still bump the change counter and write an audit entry.
+        message = "文件中没有数据行,未导入任何内容; the file has no data rows, nothing was imported"
+        raise ValidationFailed(message, errors=[FieldError(field=None, message=message)])
     return import_records(
         session,
         records,

@@ -39,6 +39,14 @@ _NUMERIC_COMPARATORS = {
 }
 
 
+class FieldValueError(ValueError):
+    """A check across fields that one field is to blame for: ``errors_from`` reports it under ``field``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _text(v: Any) -> Any:
     if v is None:
         return None
@@ -204,11 +212,11 @@ class IndicatorDraft(BaseModel):
             self.comparator = self.comparator or parsed.comparator
             self.unit = self.unit or parsed.unit
         if self.comparator in _NUMERIC_COMPARATORS and isinstance(self.value, str):
-            raise ValueError(
-                f"value 「{self.value}」 is not a number, but comparator is {self.comparator.value}"
+            raise FieldValueError(
+                "value", f"value 「{self.value}」 is not a number, but comparator is {self.comparator.value}"
             )
         if self.effective_from and self.expires_on and self.expires_on < self.effective_from:
-            raise ValueError("expires_on is before effective_from")
+            raise FieldValueError("expires_on", "expires_on is before effective_from")
         if self.direction is None and self.comparator is not None:
             if self.comparator in (Comparator.ge, Comparator.gt, Comparator.eq):
                 self.direction = Direction.positive

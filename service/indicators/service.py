@@ -581,7 +581,8 @@ def errors_from(exc: ValidationError, *, row: int | None = None) -> list[FieldEr
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ())]
         msg = str(e.get("msg", "")).removeprefix("Value error, ")
-        out.append(FieldError(field=".".join(loc) or None, message=msg, row=row))
+        blamed = getattr((e.get("ctx") or {}).get("error"), "field", None)  # see FieldValueError
+        out.append(FieldError(field=".".join(loc) or blamed, message=msg, row=row))
     return out
 
 

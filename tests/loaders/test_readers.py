@@ -511,8 +511,9 @@ def test_max_cell_chars(fmt: Format, data: bytes) -> None:
 
 def test_csv_cell_larger_than_csv_module_limit() -> None:
     data = b'name,definition\na,"' + b"x" * 200_000 + b'"\n'
-    with pytest.raises(LoadError):
+    with pytest.raises(LoadError) as info:
         read_records(data, Format.csv)
+    assert (info.value.errors[0].row, info.value.errors[0].field) == (2, "definition")
 
 
 @pytest.mark.parametrize(
@@ -521,3 +522,109 @@ def test_csv_cell_larger_than_csv_module_limit() -> None:
 )
 def test_unescape_formula(raw: str, expected: str) -> None:
     assert unescape_formula(raw) == expected
+
+
+# --------------------------------------------------------------------------- hostile files (issue #8)
+# The whole corpus runs end to end in tests/imports/test_hostile_files.py; these pin the reader rules.
+
+
+def test_xlsx_formula_cell_is_refused_with_its_row_and_field() -> None:
+    data = simple_xlsx([["指标名称", "权重"], ["a", 5], ["b", "=SUM(1,2)"]])
+    with pytest.raises(LoadError, match="公式") as info:
+        read_records(data, Format.xlsx)
+    assert (info.value.errors[0].row, info.value.errors[0].field) == (3, "weight")
+
+
+def test_xlsx_formula_in_an_ignored_column_is_fine() -> None:
+    data = simple_xlsx([["序号", "指标名称"], ["=ROW()-1", "a"]])
+    assert [r.fields for r in read_records(data, Format.xlsx)] == [{"name": "a"}]
+
+
+def test_xlsx_hidden_sheets_are_not_read() -> None:
+    wb = Workbook()
+    shown = wb.active
+    assert shown is not None
+    shown.append(["指标名称"])
+    shown.append(["a"])
+    hidden = wb.create_sheet("指标字典")
+    hidden.append(["颜色"])
+    hidden.sheet_state = "hidden"
+    assert [r.fields for r in read_records(xlsx_bytes(wb), Format.xlsx)] == [{"name": "a"}]
+    shown.delete_rows(1, 2)
+    with pytest.raises(LoadError, match="可见"):
+        read_records(xlsx_bytes(wb), Format.xlsx)
+
+
+def test_xlsx_data_past_the_column_cap_is_refused() -> None:
+    data = simple_xlsx([["指标名称"], ["a", None, None, None, "藏起来"]])
+    with pytest.raises(LoadError) as info:
+        read_records(data, Format.xlsx, limits=ReadLimits(max_columns=3))
+    assert info.value.errors[0].row == 2
+
+
+def test_xlsx_blank_rows_are_bounded() -> None:
+    data = simple_xlsx([["指标名称"], *[[" "]] * 20])
+    with pytest.raises(LoadError, match="空白行"):
+        read_records(data, Format.xlsx, limits=ReadLimits(max_blank_rows=10))
+
+
+def test_json_key_given_twice_is_an_error() -> None:
+    with pytest.raises(LoadError) as info:
+        read_records(b'[{"name": "a", "name": "b"}]', Format.json)
+    assert (info.value.errors[0].row, info.value.errors[0].field) == (1, "name")
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"1" + b"0" * 5000])
+@pytest.mark.parametrize("fmt", [Format.json, Format.ndjson])
+def test_json_number_that_is_no_finite_number_names_its_field(fmt: Format, number: bytes) -> None:
+    data = b'{"name": "a"}\n{"name": "b", "weight": ' + number + b"}\n"
+    if fmt is Format.json:
+        data = b"[" + data.replace(b"}\n{", b"}, {").rstrip() + b"]"
+    with pytest.raises(LoadError) as info:
+        read_records(data, fmt)
+    assert (info.value.errors[0].row, info.value.errors[0].field) == (2, "weight")
+
+
+@pytest.mark.parametrize(
+    ("data", "row"),
+    [
+        (b'[{"name": "a"}, {"name": "b"},]', 3),
+        (b'[{"name": "a"} {"name": "b"}]', 1),
+        (b'[{"name": "a"}, {"name": "b"', 2),
+    ],
+)
+def test_json_syntax_error_names_its_element(data: bytes, row: int) -> None:
+    with pytest.raises(LoadError) as info:
+        read_records(data, Format.json)
+    assert info.value.errors[0].row == row
+
+
+def test_unknown_json_key_is_quoted_short() -> None:
+    with pytest.raises(LoadError) as info:
+        read_records(b'[{"name": "a", "' + b"k" * 5000 + b'\\udc00": 1}]', Format.json)
+    error = info.value.errors[0]
+    assert error.field is not None
+    assert len(error.field) < 100
+    error.message.encode("utf-8")  # no lone surrogate left to break the response
+
+
+def test_csv_quote_left_open_is_refused() -> None:
+    data = '指标名称,指标解释\na,"没有结束的引号\nb,c\nd,e\n'.encode()
+    with pytest.raises(LoadError, match="CSV"):
+        read_records(data, Format.csv)
+
+
+def test_csv_row_with_another_delimiter_is_refused() -> None:
+    with pytest.raises(LoadError) as info:
+        read_records("指标名称,一级指标,二级指标\na;产出指标;数量指标\n".encode(), Format.csv)
+    assert info.value.errors[0].row == 2
+    # A name holding semicolons in a row that has its other cells (empty) is fine.
+    [record] = read_records("指标名称,一级指标,二级指标\na;b;c,,\n".encode(), Format.csv)
+    assert record.fields["name"] == "a;b;c"
+
+
+def test_undecodable_text_names_its_line() -> None:
+    data = "指标名称,备注\n甲,乙\n".encode() + "Café,crème\n".encode("latin-1")
+    with pytest.raises(LoadError) as info:
+        read_records(data, Format.csv)
+    assert info.value.errors[0].row == 3

@@ -1,0 +1,1 @@
+"""A generated corpus of hostile import files (issue #8, "hostile files")."""
