@@ -44,9 +44,12 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
+        # As many connections as the server's thread pool has threads (40): writers queue on SQLite's
+        # lock, not on the pool, and a reader never waits for a connection behind them.
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, **JSON_CODEC
-        )
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10,
+            max_overflow=40, **JSON_CODEC,
+        )  # fmt: skip
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -60,7 +63,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, **JSON_CODEC)
+    # Up to the server's 40 thread-pool threads, so a reader never waits for a connection.
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30, **JSON_CODEC)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -78,10 +82,18 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """Commit when the unit of work succeeds, roll back when it raises."""
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """Commit when the unit of work succeeds, roll back when it raises.
+
+    ``write`` on SQLite takes the write lock first (BEGIN IMMEDIATE, waiting up to the busy timeout).
+    Otherwise a writer reads under a snapshot and then tries to upgrade it; when another writer has
+    committed meanwhile SQLite refuses at once ("database is locked") instead of waiting, and the loser
+    of an If-Match race would get a 500 instead of its 412.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
+            if write and engine.dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
             session.commit()
         except BaseException:

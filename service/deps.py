@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -30,6 +31,8 @@ class AppState:
     graph: GraphRuntime
     keys: KeyRing
     past_indexes: PastIndexes = field(default_factory=PastIndexes)  # search over releases / past days
+    # One writing request at a time per process; the others queue here, on the event loop, holding no thread.
+    writer: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 async def get_state(request: Request) -> AppState:
@@ -38,8 +41,30 @@ async def get_state(request: Request) -> AppState:
     return state
 
 
-def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Session]:
-    yield from session_scope(state.engine)
+# POSTs that only read (suggestions, the pages' log-in and downloads): they must not queue for the write lock.
+READ_ONLY_POSTS = ("/v1/suggestions", "/v1/suggestions:batch", "/ui/suggest", "/ui/suggest/table.xlsx", "/ui/login")
+
+
+async def write_turn(request: Request, state: Annotated[AppState, Depends(get_state)]) -> AsyncIterator[bool]:
+    """Whether the request writes; a writing request also waits for its turn here.
+
+    Every write takes the database's write lock (SQLite) or the change counter's row (PostgreSQL), so
+    writes are serial anyway. Waiting for that inside the thread pool is what went wrong: with more
+    writers than threads, all threads blocked on the lock and the holder could not get one back to
+    commit — a deadlock until a timeout, and 500s. Queued here, a waiting writer holds no thread.
+    """
+    write = request.method not in ("GET", "HEAD", "OPTIONS") and request.url.path not in READ_ONLY_POSTS
+    if write:
+        async with state.writer:
+            yield True
+    else:
+        yield False
+
+
+def get_session(
+    write: Annotated[bool, Depends(write_turn)], state: Annotated[AppState, Depends(get_state)]
+) -> Iterator[Session]:
+    yield from session_scope(state.engine, write=write)
 
 
 async def get_index(state: Annotated[AppState, Depends(get_state)]) -> SearchIndex:
