@@ -11,9 +11,11 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     Date,
     DateTime,
     Engine,
@@ -72,6 +74,11 @@ def alembic_config(engine: Engine) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return cfg
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The schema revision the database is at (None: never migrated)."""
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def migrate(engine: Engine) -> None:

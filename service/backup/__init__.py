@@ -1,0 +1,1 @@
+"""Backup and restore of the whole relational state: catalogue, history, releases, proposals, audit, keys."""
