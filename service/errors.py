@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -168,6 +168,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         logging.getLogger("service").warning("integrity error on %s: %s", request.url.path, exc.orig)
         return _render(request, Conflict("The write conflicts with a record stored meanwhile; reload and retry"))
+
+    # The database away (restarting, unreachable) or SQLite's lock held past the busy timeout: a
+    # temporary condition the caller can retry, answered in full so the connection stays usable.
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
+        logging.getLogger("service").warning("database unavailable on %s: %s", request.url.path, exc.orig)
+        error = ServiceUnavailable("The database is not reachable just now; retry shortly")
+        error.headers = {"Retry-After": "1"}
+        return _render(request, error)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)

@@ -10,15 +10,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import REPO_ROOT, ServerStartError, free_port
+from tests.support import REPO_ROOT
+from tests.support.server import running
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -37,33 +34,5 @@ def browser_available() -> str | None:
 @contextmanager
 def serve(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """The real service (uvicorn, one worker) on a free loopback port; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "CATALOG_DATABASE_URL": database_url, "CATALOG_SEED": "true", **(extra_env or {})}
-    log = ARTIFACTS / f"server-{port}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise ServerStartError(f"the service did not start; see {log}")
-                time.sleep(0.3)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running(database_url, extra_env=extra_env) as server:
+        yield server.base
