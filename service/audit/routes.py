@@ -14,6 +14,7 @@ from service.audit.schemas import AuditEntryOut, AuditExportFormat, AuditPage, A
 from service.auth.access import AUDIT_READ
 from service.deps import EntityId, SessionDep, StateDep
 from service.errors import problem_responses
+from service.security.headers import attachment
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(AUDIT_READ)])
 
@@ -83,7 +84,7 @@ def export_entries(
     """The matching entries with every field and both hashes, so the chain can be checked offline."""
     body, media_type, filename = service.export(session, state.engine, filters, format)
     return StreamingResponse(
-        body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        body, media_type=media_type, headers={"Content-Disposition": attachment(filename)}
     )
 
 

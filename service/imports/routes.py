@@ -15,6 +15,7 @@ from service.auth.access import CATALOGUE_WRITE, READ
 from service.deps import AsOfParam, ReleaseParam, SessionDep, StateDep
 from service.errors import FieldError, PayloadTooLarge, ValidationFailed, problem_responses
 from service.imports import service
+from service.security.headers import attachment
 from service.versions.service import parse_as_of
 
 router = APIRouter(prefix="/v1", tags=["import-export"])
@@ -145,5 +146,5 @@ def export_indicators(
     stamp = release or (as_of or "").replace("-", "") or f"{date.today():%Y%m%d}"
     filename = f"indicators-{stamp}-{profile.value}.{format.value}"
     return Response(
-        body, media_type=_MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        body, media_type=_MEDIA[format], headers={"Content-Disposition": attachment(filename)}
     )

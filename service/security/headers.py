@@ -7,6 +7,9 @@ so the policy can forbid inline scripts, style sheets, other origins and framing
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_CSP = (
@@ -50,3 +53,15 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for a download named partly by the caller (a release name, a date): an
+    ASCII fallback with every other character replaced and no path, and the full name RFC 5987-encoded.
+    No quote, separator or line break of the caller's reaches the header."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    fallback = _UNSAFE.sub("_", base).strip("._") or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(base, safe='')}"

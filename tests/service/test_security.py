@@ -146,3 +146,26 @@ class TestRateLimit:
         now[0] += 3600  # never more than the burst after a long pause
         assert [limiter.take("k") for _ in range(3)][2] > 0
         assert limiter.take("other") == 0.0
+
+
+class TestDownloads:
+    def test_export_names_cannot_inject_headers_or_paths(self, client: TestClient) -> None:
+        for name in ("2026年第一版", "../../etc/passwd", 'a"; filename="evil.exe'):
+            r = client.post("/v1/releases", json={"name": name, "effective_on": "2026-01-01"})
+            if r.status_code == 422:  # the name rules refuse it already: nothing to export
+                continue
+            assert r.status_code == 201, r.text
+            export = client.get("/v1/exports", params={"release": name, "format": "csv"})
+            assert export.status_code == 200, export.text
+            header = export.headers["content-disposition"]
+            fallback = header.split('filename="', 1)[1].split('"', 1)[0]
+            assert "/" not in fallback
+            assert ".." not in fallback
+            assert "\r" not in header
+            assert header.count('"') == 2
+
+    def test_exported_cells_are_formula_escaped(self, client: TestClient) -> None:
+        r = client.post("/v1/indicators", json={"name": "=HYPERLINK(\"http://x\",\"y\")", "kind": "共性"})
+        assert r.status_code == 201, r.text
+        csv_text = client.get("/v1/exports", params={"format": "csv"}).content.decode("utf-8-sig")
+        assert "'=HYPERLINK" in csv_text
