@@ -113,3 +113,41 @@ def test_neo4j_backend_outage_loses_nothing(neo4j_server: object, tmp_path: Path
         assert {i["code"] for g in r.json()["groups"] for i in g["indicators"]} == {old, new, third}
         state = client.app.state.catalog.graph  # type: ignore[attr-defined]
         assert state.neo4j.stats().checksum == state.embedded.stats().checksum
+
+
+@pytest.mark.neo4j
+def test_neo4j_killed_while_a_change_set_is_applied(neo4j_server: object, tmp_path: Path, sqlite_template: Path) -> None:
+    """SIGKILL of Neo4j while a policy change is applied: the apply commits (the relational store is the
+    source), the projection catches up after the restart, and the two graphs are identical again."""
+    import shutil
+    import threading
+
+    server = neo4j_server
+    server.wipe()  # type: ignore[attr-defined]
+    db = tmp_path / "catalog.db"
+    shutil.copyfile(sqlite_template, db)
+    settings = Settings(database_url=f"sqlite:///{db}", neo4j_uri=server.uri)  # type: ignore[attr-defined]
+    with TestClient(create_app(settings), headers=bearer(mint_key(settings.database_url, "admin"))) as client:
+        _wait(lambda: client.get("/ready").json()["graph"]["projection_lag"] == 0, timeout=120)
+        found = client.get("/v1/legal-bases", params={"q": "国家基本公共卫生服务规范"}).json()["items"]
+        basis = next(b["id"] for b in found if "第三版" in b["title"])  # 16 indicators rest on it
+        r = client.post(f"/v1/legal-bases/{basis}/editions", json={
+            "doc_no": "国卫基层发〔2099〕1号", "title": "国家基本公共卫生服务规范(第四版)", "effective_on": "2026-01-01",
+            "summary": "调整服务项目"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        cs_id = r.json()["change_set"]["id"]
+        assert client.post(f"/v1/change-sets/{cs_id}/items:settle", json={"decision": "accepted", "items": "all"}).status_code == 200
+        killer = threading.Timer(0.05, server.kill)  # type: ignore[attr-defined]
+        killer.start()
+        applied = client.post(f"/v1/change-sets/{cs_id}/apply")
+        killer.join()
+        assert applied.status_code == 200, applied.text
+        assert applied.json()["change_set"]["status"] == "applied"
+        assert applied.json()["revised"] == 16
+        server.start()  # type: ignore[attr-defined]
+        _wait(lambda: client.get("/ready").json()["graph"]["projection_lag"] == 0, timeout=120)
+        state = client.app.state.catalog.graph  # type: ignore[attr-defined]
+        assert state.neo4j.stats().checksum == state.embedded.stats().checksum
+        impact = client.get(f"/v1/legal-bases/{basis}/impact")
+        assert impact.headers["x-graph-backend"] == "neo4j"
+        assert impact.json()["total_indicators"] == 16
