@@ -333,7 +333,10 @@ def backup_create(
     from service.db import make_engine
 
     engine = make_engine(Settings().database_url)
-    manifest = create_backup(engine, output)
+    try:
+        manifest = create_backup(engine, output)
+    finally:
+        engine.dispose()
     rows = sum(t["rows"] for t in manifest["tables"].values())
     typer.echo(f"wrote {output}: {len(manifest['tables'])} tables, {rows} rows, revision {manifest['revision']}")
 
@@ -351,6 +354,8 @@ def backup_restore(
         restored = restore_backup(engine, source)
     except Exception as exc:
         raise _key_failed(exc) from exc
+    finally:
+        engine.dispose()
     typer.echo(f"restored {sum(d.rows for d in restored.values())} rows; every table's checksum matches the backup")
     typer.echo("with Neo4j, project the graph again: indicator-catalog graph rebuild")
 
@@ -367,7 +372,11 @@ def backup_verify(
 
     with zipfile.ZipFile(source) as archive:
         manifest = read_manifest(archive)
-    now = checksums(make_engine(Settings().database_url))
+    engine = make_engine(Settings().database_url)
+    try:
+        now = checksums(engine)
+    finally:
+        engine.dispose()
     differ = [n for n, e in manifest["tables"].items() if n not in now or (now[n].rows, now[n].sha256) != (e["rows"], e["sha256"])]
     for name in differ:
         typer.echo(f"differs: {name}", err=True)

@@ -97,7 +97,12 @@ def test_review_a_proposal_then_approve_it(browser: Any, site: dict[str, str]) -
 
         reviewer.get_by_label("审核意见").fill("口径清晰,同意")
         _post(reviewer, "批准")
-        assert reviewer.locator("h1 .state").inner_text() == "已批准"
+        # The redirect after the POST may still be loading: wait for the state, and say why if refused.
+        try:
+            reviewer.wait_for_function("() => document.querySelector('h1 .state')?.textContent === '已批准'")
+        except Exception:
+            alert = reviewer.locator(".refused").all_inner_texts()
+            raise AssertionError(f"not approved: {reviewer.locator('h1 .state').inner_text()} {alert}") from None
         revisions = reviewer.locator("#decide ul li a")
         assert revisions.count() == 2
         reviewer.screenshot(path=str(ARTIFACTS / "review-approved.png"), full_page=True)
