@@ -52,7 +52,8 @@ def test_one_winner_per_version_and_no_lost_update(live: httpx.Client) -> None:
     code = _new(live, "并发写入测试指标")
     for round_ in range(3):
         tag = live.get(f"/v1/indicators/{code}").headers["etag"]
-        answers = _race(live, [(code, tag, 100 * round_ + i) for i in range(WRITERS)])
+        # every value differs from the initial 1 and from earlier rounds: an unchanged value records no revision
+        answers = _race(live, [(code, tag, 1000 * (round_ + 1) + i) for i in range(WRITERS)])
         statuses = Counter(r.status_code for r in answers)
         assert statuses == {200: 1, 412: WRITERS - 1}, statuses
         assert all(r.headers["content-type"].startswith("application/problem+json") for r in answers if r.status_code == 412)
