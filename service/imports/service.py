@@ -57,15 +57,23 @@ def _has_data(rec: RawRecord) -> bool:
     return any(v not in (None, "") for v in rec.fields.values())
 
 
-def _validated(records: Sequence[RawRecord], report: ImportReport) -> Iterator[tuple[int, IndicatorDraft]]:
+def _validated(
+    records: Sequence[RawRecord], report: ImportReport
+) -> Iterator[tuple[int, IndicatorDraft, str | None]]:
+    """Each row with data as a draft, plus the code of its replacing indicator (a lifecycle fact the
+    draft does not carry: ``POST /v1/indicators`` cannot create a superseded indicator)."""
     for rec in records:
         report.errors.extend(FieldError(field=e.field, message=e.message, row=e.row) for e in rec.errors)
         if not _has_data(rec):
             continue
+        fields = dict(rec.fields)
+        successor = fields.pop("superseded_by", None)
         try:
-            yield rec.row, IndicatorDraft.model_validate(rec.fields)
+            draft = IndicatorDraft.model_validate(fields)
         except ValidationError as exc:
             report.errors.extend(errors_from(exc, row=rec.row))
+            continue
+        yield rec.row, draft, (str(successor).strip() or None) if successor else None
 
 
 def _comparable(values: dict[str, Any]) -> dict[str, Any]:
@@ -105,9 +113,10 @@ def import_records(
     seen_keys: dict[str, int] = {}
     seen_codes: dict[str, int] = {}
     measures: list[tuple[dict[str, Any], RowPlan]] = []
+    successors: list[tuple[int, str | None, str]] = []  # (row, its code, the code replacing it)
     # One pass: validate and resolve each row, keeping only the column values (memory stays flat
     # at 100k rows); any error anywhere means nothing is written.
-    for row, draft in _validated(records, report):
+    for row, draft, successor in _validated(records, report):
         if draft.code:
             if draft.code in seen_codes:
                 report.errors.append(
@@ -142,19 +151,21 @@ def import_records(
         new_links = {(link["legal_basis_id"], link["clause"]) for link in plan.basis_links}
         if plan.duties or plan.goals:
             measures.append((values, plan))
+        # A file without a successor column keeps the successor an indicator already has.
+        successor = successor or (match.superseded_by if match is not None else None)
+        if (problem := _successor_problem(values["status"], successor)) is not None:
+            report.errors.append(FieldError(field="superseded_by", row=row, message=problem))
+            continue
+        values["superseded_by"] = successor
+        if successor:
+            successors.append((row, draft.code or (match.code if match is not None else None), successor))
         if match is None:
-            if values["status"] == IndicatorStatus.superseded:
-                report.errors.append(_no_successor(row, draft.code))
-                continue
             inserts.append((values, plan.basis_links))
             continue
         values["code"] = match.code
         for dated in ("effective_from", "expires_on"):  # a file without date columns keeps the dates
             if values[dated] is None:
                 values[dated] = getattr(match, dated)
-        if values["status"] == IndicatorStatus.superseded and match.status != IndicatorStatus.superseded:
-            report.errors.append(_no_successor(row, match.code))
-            continue
         if (
             values["status"] != match.status
             and values["status"] not in LIFECYCLE[IndicatorStatus(match.status)]
@@ -178,6 +189,8 @@ def import_records(
             continue
         updates.append({**values, "_id": match.id, "version": match.version + 1})
         link_changes[match.code] = plan.basis_links
+    if not report.errors:
+        report.errors.extend(_successor_errors(successors, by_code, seen_codes))
     if report.errors:
         raise _failed(report)
 
@@ -232,14 +245,51 @@ def import_records(
     return report
 
 
-def _no_successor(row: int, code: str | None) -> FieldError:
-    # A file has no superseded_by column, so an import cannot name the successor (nor close a cycle).
-    return FieldError(
-        field="status",
-        row=row,
-        message=f"{code or '新指标'} 不能经导入标为被替代:需要指明替代指标,请用 PATCH 设置 status 与 superseded_by; "
-        "superseded needs superseded_by, which an import cannot set",
-    )
+def _successor_problem(status: str, successor: str | None) -> str | None:
+    """A superseded indicator names its replacement; only a superseded (or since retired) one has one."""
+    if status == IndicatorStatus.superseded and not successor:
+        return "状态为被替代时须填写替代指标编码; superseded needs superseded_by (the replacing indicator's code)"
+    if successor and status not in (IndicatorStatus.superseded, IndicatorStatus.retired):
+        return f"只有被替代(或其后停用)的指标才有替代指标; superseded_by given but the status is {status}"
+    return None
+
+
+def _successor_errors(
+    successors: Sequence[tuple[int, str | None, str]], by_code: Mapping[str, Any], file_codes: Mapping[str, int]
+) -> list[FieldError]:
+    """Each named successor exists (in the catalogue or the file) and no chain of replacements loops.
+
+    The chains are followed over the catalogue as it will be after the import, so a file that closes a
+    loop with an indicator already superseded in the catalogue is refused as well.
+    """
+    errors: list[FieldError] = []
+    after = {code: r.superseded_by for code, r in by_code.items() if r.superseded_by}
+    after.update({code: successor for _, code, successor in successors if code})
+    for row, code, successor in successors:
+        if successor == code:
+            problem = f"{code} 不能被自身替代; an indicator cannot supersede itself"
+        elif successor not in by_code and successor not in file_codes:
+            problem = f"替代指标 {successor} 不存在; no indicator has code {successor}"
+        elif code is not None and (loop := _loop_from(code, after)) is not None:
+            problem = f"替代关系成环 {' → '.join(loop)}; supersession cycle"
+        else:
+            continue
+        errors.append(FieldError(field="superseded_by", row=row, message=problem))
+    return errors
+
+
+def _loop_from(start: str, successor_of: Mapping[str, str]) -> list[str] | None:
+    """The chain start → … → start when following successors comes back to ``start``."""
+    chain, seen, code = [start], {start}, successor_of.get(start)
+    while code is not None:
+        chain.append(code)
+        if code == start:
+            return chain
+        if code in seen:
+            return None  # a loop further on, reported at its own rows
+        seen.add(code)
+        code = successor_of.get(code)
+    return None
 
 
 def _failed(report: ImportReport) -> ValidationFailed:
@@ -301,6 +351,7 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
             "source": ind.source,
             "notes": ind.notes,
             "status": ind.status,
+            "superseded_by": ind.superseded_by,
             "effective_from": ind.effective_from.isoformat() if ind.effective_from else None,
             "expires_on": ind.expires_on.isoformat() if ind.expires_on else None,
             "duties": measured.get(ind.id or 0, ([], []))[0],
@@ -344,6 +395,7 @@ def snapshot_row(snap: dict[str, Any]) -> dict[str, Any]:
         "source": snap.get("source"),
         "notes": snap.get("notes"),
         "status": snap.get("status"),
+        "superseded_by": snap.get("superseded_by"),
         "effective_from": snap.get("effective_from"),
         "expires_on": snap.get("expires_on"),
         "duties": list(snap.get("duties") or []),

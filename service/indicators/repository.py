@@ -20,7 +20,7 @@ CONTENT_COLUMNS: tuple[str, ...] = (
     "definition", "formula", "unit", "comparator", "value", "value_num", "raw_value", "value_basis",
     "value_basis_text", "scoring_rule", "data_source", "frequency", "budget_types", "keywords", "basis",
     "direction", "is_core", "horizon", "weight", "source", "notes", "status", "natural_key",
-    "effective_from", "expires_on",
+    "effective_from", "expires_on", "superseded_by",
 )  # fmt: skip
 
 

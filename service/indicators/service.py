@@ -548,6 +548,16 @@ def _check_successor(session: Session, code: str, successor: str | None) -> None
             "The replacing indicator does not exist",
             errors=[FieldError(field="superseded_by", message=f"no other indicator has code {successor}")],
         )
+    # Following the replacements from the successor must not lead back here (history is a line).
+    chain, at = [code, successor], repo.get_by_code(session, successor)
+    while at is not None and at.superseded_by and at.superseded_by not in chain[1:]:
+        chain.append(at.superseded_by)
+        if at.superseded_by == code:
+            raise ValidationFailed(
+                "The replacement would close a loop",
+                errors=[FieldError(field="superseded_by", message=f"supersession cycle {' → '.join(chain)}")],
+            )
+        at = repo.get_by_code(session, at.superseded_by)
 
 
 def retire_indicator(

@@ -898,16 +898,16 @@ def _duplicates_and_lifecycle(c: _Corpus) -> None:
           fault="A superseded by B and B superseded by A", row=1, field="superseded_by")
     c.add("csv_cyclic_supersession", "csv",
           _csv([["指标编码", "指标名称", "状态", "superseded_by"], *[[r["code"], r["name"], r["status"], r["superseded_by"]] for r in cycle]]),
-          fault="a supersession cycle in a superseded_by column", row=1, field="superseded_by")
+          fault="a supersession cycle in a superseded_by column", row=2, field="superseded_by")
     c.add("csv_self_supersession", "csv",
           _csv([["指标编码", "指标名称", "状态", "superseded_by"], ["WSJK-00003", "0-6岁儿童健康管理数", "已替代", "WSJK-00003"]]),
-          fault="an indicator superseded by itself", row=1, field="superseded_by")
+          fault="an indicator superseded by itself", row=2, field="superseded_by")
     c.add("ndjson_superseded_without_successor", "jsonl",
           _ndjson([{"code": "WSJK-00001", "name": "建立预防接种证", "status": "superseded"},
                    {"code": "WSJK-00002", "name": "适龄儿童疫苗接种率", "status": "superseded"}]),
-          fault="two standard indicators marked superseded, neither naming its successor", row=1, field="status")
+          fault="two standard indicators marked superseded, neither naming its successor", row=1, field="superseded_by")
     c.add("csv_new_indicator_superseded", "csv", _csv(_table({"状态": "被替代"}, good_rows=0)),
-          fault="a new indicator that arrives already superseded", row=2, field="status")
+          fault="a new indicator superseded without naming its successor", row=2, field="superseded_by")
     c.add("csv_standard_back_to_draft", "csv", _csv([["指标编码", "指标名称", "状态"], ["WSJK-00001", "建立预防接种证", "草稿"]]),
           fault="an existing standard indicator moved back to draft", row=2, field="status")
 

@@ -117,3 +117,105 @@ def test_export_escapes_formula_injection(client: TestClient) -> None:
     client.post("/v1/indicators", json={"name": '=HYPERLINK("http://x")', "kind": "共性"})
     csv_text = client.get("/v1/exports", params={"format": "csv"}).content.decode("utf-8-sig")
     assert "'=HYPERLINK" in csv_text
+
+
+# --- supersession: the successor column (superseded_by / 替代指标编码) ------------------------------
+def _code(client: TestClient, name: str) -> str:
+    return str(client.get("/v1/indicators", params={"q": name, "limit": 1}).json()["items"][0]["code"])
+
+
+def _patch(client: TestClient, code: str, body: dict[str, object]) -> None:
+    tag = client.get(f"/v1/indicators/{code}").headers["etag"]
+    r = client.patch(f"/v1/indicators/{code}", json=body, headers={"If-Match": tag})
+    assert r.status_code == 200, r.text
+
+
+def _ndjson(client: TestClient, rows: list[dict[str, object]]) -> object:
+    body = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    return client.post("/v1/imports", content=body, headers={"Content-Type": "application/x-ndjson"})
+
+
+def _superseded_pair(client: TestClient) -> tuple[str, str, str]:
+    """Three seed indicators: the first superseded by the second, which is then superseded by the third
+    and retired — the states an export must carry and an import must take back."""
+    a, b, c = (_code(client, n) for n in ("适龄儿童疫苗接种率", "满意度", "门诊人次"))
+    _patch(client, a, {"status": "superseded", "superseded_by": b, "reason": "并入新指标"})
+    _patch(client, b, {"status": "superseded", "superseded_by": c})
+    assert client.delete(f"/v1/indicators/{b}").status_code == 200
+    return a, b, c
+
+
+@pytest.mark.parametrize(("fmt", "profile"), [("jsonl", "canonical"), ("csv", "chinese"), ("xlsx", "platform")])
+def test_superseded_indicators_round_trip(client: TestClient, empty_client: TestClient, fmt: str, profile: str) -> None:
+    a, b, c = _superseded_pair(client)
+    exported = client.get("/v1/exports", params={"format": fmt, "profile": profile})
+    if profile == "chinese":
+        assert "替代指标编码" in exported.content.decode("utf-8-sig").splitlines()[0]
+    r = empty_client.post("/v1/imports", files={"file": (f"export.{fmt}", exported.content, "application/octet-stream")})
+    assert r.status_code == 200, r.text[:2000]
+    for code, status, successor in ((a, "superseded", b), (b, "retired", c)):
+        got = empty_client.get(f"/v1/indicators/{code}").json()
+        assert (got["status"], got["superseded_by"]) == (status, successor)
+    original = client.get("/v1/exports", params={"format": "jsonl"}).content
+    assert empty_client.get("/v1/exports", params={"format": "jsonl"}).content == original
+
+
+def test_a_file_supersedes_with_a_successor_in_the_same_file(client: TestClient) -> None:
+    old = _code(client, "适龄儿童疫苗接种率")
+    r = _ndjson(client, [
+        {"code": old, "name": "适龄儿童疫苗接种率", "status": "被替代", "superseded_by": "NEW-0001"},
+        {"code": "NEW-0001", "name": "适龄儿童免疫规划疫苗全程接种率", "level1": "产出指标", "level2": "质量指标",
+         "status": "standard"},
+    ])  # fmt: skip
+    assert r.status_code == 200, r.text
+    got = client.get(f"/v1/indicators/{old}").json()
+    assert (got["status"], got["superseded_by"]) == ("superseded", "NEW-0001")
+    history = client.get(f"/v1/indicators/{old}/history").json()["revisions"]
+    assert "status" in history[-1]["fields"]
+    # Re-importing without the column keeps the successor: nothing changes.
+    r = _ndjson(client, [{"code": old, "name": "适龄儿童疫苗接种率", "status": "被替代"}])
+    assert r.status_code == 200, r.text
+    assert r.json()["unchanged"] == 1
+    assert client.get(f"/v1/indicators/{old}").json()["superseded_by"] == "NEW-0001"
+
+
+@pytest.mark.parametrize(
+    ("rows", "bad_rows", "says"),
+    [
+        ([{"name": "甲新指标", "status": "被替代"}], [1], "须填写替代指标编码"),
+        ([{"name": "甲新指标", "status": "被替代", "superseded_by": "NOPE-9999"}], [1], "不存在"),
+        ([{"name": "甲新指标", "superseded_by": "WSJK-00001"}], [1], "只有被替代"),
+        ([{"code": "WSJK-00003", "name": "x", "status": "被替代", "superseded_by": "WSJK-00003"}], [1], "自身"),
+        ([{"code": "WSJK-00001", "name": "x", "status": "被替代", "superseded_by": "WSJK-00002"},
+          {"code": "WSJK-00002", "name": "y", "status": "被替代", "superseded_by": "WSJK-00001"}], [1, 2], "成环"),
+    ],
+)  # fmt: skip
+def test_bad_successors_are_refused_and_nothing_is_written(
+    client: TestClient, rows: list[dict[str, object]], bad_rows: list[int], says: str
+) -> None:
+    before = client.get("/v1/exports", params={"format": "jsonl"}).content
+    r = _ndjson(client, rows)
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    assert [(e["row"], e["field"]) for e in errors] == [(n, "superseded_by") for n in bad_rows]
+    assert says in errors[0]["message"]
+    assert client.get("/v1/exports", params={"format": "jsonl"}).content == before
+
+
+def test_a_file_cannot_close_a_loop_with_the_catalogue(client: TestClient) -> None:
+    a, b = _code(client, "适龄儿童疫苗接种率"), _code(client, "满意度")
+    _patch(client, a, {"status": "superseded", "superseded_by": b})
+    r = _ndjson(client, [{"code": b, "name": "满意度", "status": "被替代", "superseded_by": a}])
+    assert r.status_code == 422, r.text
+    assert f"{b} → {a} → {b}" in r.json()["errors"][0]["message"]
+    assert client.get(f"/v1/indicators/{b}").json()["status"] == "standard"
+
+
+def test_patch_cannot_close_a_loop(client: TestClient) -> None:
+    a, b = _code(client, "适龄儿童疫苗接种率"), _code(client, "满意度")
+    _patch(client, a, {"status": "superseded", "superseded_by": b})
+    tag = client.get(f"/v1/indicators/{b}").headers["etag"]
+    r = client.patch(f"/v1/indicators/{b}", json={"status": "superseded", "superseded_by": a}, headers={"If-Match": tag})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "superseded_by"
+    assert "cycle" in r.json()["errors"][0]["message"]
