@@ -62,7 +62,7 @@ async def write_turn(request: Request, state: Annotated[AppState, Depends(get_st
 
 
 def get_session(
-    write: Annotated[bool, Depends(write_turn)], state: Annotated[AppState, Depends(get_state)]
+    write: Annotated[bool, Depends(write_turn, scope="function")], state: Annotated[AppState, Depends(get_state)]
 ) -> Iterator[Session]:
     yield from session_scope(state.engine, write=write)
 
@@ -97,7 +97,10 @@ ReleaseParam = Annotated[
 ]
 
 StateDep = Annotated[AppState, Depends(get_state)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the unit of work commits (and the write turn ends) before the response is sent.
+# FastAPI's default runs that code after the response has gone out: a commit failing there (the
+# database restarting) was a 200 for a write never stored, and a dropped keep-alive connection.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 IndexDep = Annotated[SearchIndex, Depends(get_index)]
 SuggestDep = Annotated[SuggestEngine, Depends(get_suggest)]
 PastIndexesDep = Annotated[PastIndexes, Depends(get_past_indexes)]

@@ -10,6 +10,7 @@ import json
 import signal
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -110,5 +111,3 @@ def test_postgresql_restarted_under_requests(postgres_server: Any, postgres_temp
         assert r.status_code == 200, r.text  # the pool recovered: stale connections are replaced
         assert client.get("/v1/audit/verify").json()["ok"] is True
 
-
-from collections import Counter  # noqa: E402
