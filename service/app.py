@@ -47,6 +47,7 @@ from service.targets.routes import router as targets_router
 from service.taxonomy.routes import router as taxonomy_router
 from service.versions.routes import router as versions_router
 from service.web import HERE as WEB_DIR
+from service.web import ROOMS as WEB_ROOMS
 from service.web import router as web_router
 
 log = logging.getLogger("service")
@@ -78,6 +79,13 @@ def startup(settings: Settings) -> AppState:
 
 
 # File uploads have their own cap (``max_upload_bytes``, plus room for the multipart envelope).
+# The API's rooms. Their policies are declared router by router, the pages' rooms too: a router that
+# includes another does not list the included routes, so the pages are declared before they are nested.
+API_ROUTERS = (
+    health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,
+    targets_router, imports_router, knowledge_router, suggest_router, versions_router, changes_router,
+    releases_router, change_sets_router, keys_router, quality_router, audit_router, proposals_router,
+)  # fmt: skip
 UPLOAD_PATHS = ("/v1/imports", "/v1/proposals:import")
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -121,13 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    routers = (
-        health_router, indicators_router, taxonomy_router, duties_router, legal_bases_router,
-        targets_router, imports_router, knowledge_router, suggest_router, versions_router, changes_router,
-        releases_router, change_sets_router, keys_router, quality_router, web_router, audit_router, proposals_router,
-    )  # fmt: skip
-    for router in routers:
+    for router in API_ROUTERS + WEB_ROOMS:
         declare_matrix(router.routes)
+    for router in (*API_ROUTERS, web_router):
         app.include_router(router)
     generate = app.openapi
 

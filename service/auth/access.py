@@ -161,7 +161,8 @@ def declare_matrix(routes: Iterable[object]) -> None:
     """Copy each route's policy into OpenAPI; a route without exactly one policy stops start-up."""
     for route in routes:
         if not isinstance(route, APIRoute):
-            continue
+            # An included router's routes are not listed here: declare that router itself instead.
+            raise RuntimeError(f"{route!r} is not a plain route; declare the router it comes from")
         policy = access_of(route)
         if policy is None:
             raise RuntimeError(

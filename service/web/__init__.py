@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from service.web import catalogue, policies, review
 from service.web.rendering import HERE
 
+ROOMS = (catalogue.router, policies.router, review.router)
 router = APIRouter(include_in_schema=False)
-for room in (catalogue, policies, review):
-    router.include_router(room.router, prefix="/ui")
+for room in ROOMS:
+    router.include_router(room, prefix="/ui")
 
-__all__ = ["HERE", "router"]
+__all__ = ["HERE", "ROOMS", "router"]
