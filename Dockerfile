@@ -2,11 +2,11 @@
 # Not exercised on the development machines (no Docker engine there); see README.
 FROM python:3.12-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml constraints.txt README.md alembic.ini ./
 COPY service ./service
 COPY graph ./graph
 COPY loaders ./loaders
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
 
 FROM python:3.12-slim
 RUN useradd --create-home --uid 10001 catalog

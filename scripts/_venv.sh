@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Sourced by scripts/test and scripts/serve: make sure .venv exists and has the project installed.
 #   ensure_venv            -> creates .venv with Python >= 3.11 when missing, and runs
-#                             `pip install -e ".[dev]"` when pyproject.toml changed since the last
+#                             `pip install -c constraints.txt -e ".[dev]"` when pyproject.toml or
+#                             constraints.txt (the versions the tests last passed with) changed since the last
 #                             install (hash stamp in .venv/.install-stamp).
 # Env: PYTHON=/path/to/python3 picks the interpreter used to create the venv.
 # Expects REPO_ROOT to be set and to be the current directory.
@@ -25,7 +26,7 @@ _pick_python() {
 _install_stamp() {
     # What the installed environment depends on: the project metadata and the interpreter.
     {
-        cat pyproject.toml
+        cat pyproject.toml constraints.txt
         .venv/bin/python -c 'import sys; print(sys.version)'
     } | sha256sum | cut -d' ' -f1
 }
@@ -48,9 +49,9 @@ ensure_venv() {
     want=$(_install_stamp)
     [[ -f .venv/.install-stamp ]] && have=$(cat .venv/.install-stamp)
     if [[ "$want" != "$have" ]]; then
-        _venv_log "installing the project and its dev tools into .venv (pip install -e '.[dev]') ..."
-        if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"; then
-            _venv_log "ERROR: pip install -e '.[dev]' failed"
+        _venv_log "installing the project and its dev tools into .venv (pip install -c constraints.txt -e '.[dev]') ..."
+        if ! .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"; then
+            _venv_log "ERROR: pip install -c constraints.txt -e '.[dev]' failed"
             rm -f .venv/.install-stamp
             return 1
         fi
