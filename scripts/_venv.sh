@@ -57,6 +57,6 @@ ensure_venv() {
         fi
         echo "$want" > .venv/.install-stamp
     else
-        _venv_log ".venv is up to date with pyproject.toml"
+        _venv_log ".venv is up to date with pyproject.toml and constraints.txt"
     fi
 }
