@@ -78,7 +78,6 @@ def startup(settings: Settings) -> AppState:
     return AppState(settings=settings, engine=engine, index=index, suggest=suggest, graph=graph, keys=keys)
 
 
-# File uploads have their own cap (``max_upload_bytes``, plus room for the multipart envelope).
 # The API's rooms. Their policies are declared router by router, the pages' rooms too: a router that
 # includes another does not list the included routes, so the pages are declared before they are nested.
 API_ROUTERS = (
@@ -86,6 +85,7 @@ API_ROUTERS = (
     targets_router, imports_router, knowledge_router, suggest_router, versions_router, changes_router,
     releases_router, change_sets_router, keys_router, quality_router, audit_router, proposals_router,
 )  # fmt: skip
+# File uploads have their own cap (``max_upload_bytes``, plus room for the multipart envelope).
 UPLOAD_PATHS = ("/v1/imports", "/v1/proposals:import")
 MULTIPART_OVERHEAD = 64 * 1024
 
