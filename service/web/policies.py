@@ -15,7 +15,9 @@ from service.auth.access import PAGE_POLICIES
 from service.change_sets import service as change_sets
 from service.change_sets.schemas import ChangeSetOut
 from service.deps import EntityId, OffsetParam, SessionDep
+from service.domain import BasisStatus
 from service.legal_bases import service as legal_bases
+from service.web import forms
 from service.web.rendering import FIELD_LABELS, render, show
 
 router = APIRouter()
@@ -51,9 +53,10 @@ def policies_page(
     status: Annotated[str | None, Query(max_length=32)] = None,
 ) -> HTMLResponse:
     """Every legal basis, most used first, with how many indicators rest on it."""
-    bases = legal_bases.list_bases(session, q=q or None, status=status or None)
+    chosen = forms.choice(status, "status", {s.value for s in BasisStatus})
+    bases = legal_bases.list_bases(session, q=q or None, status=chosen)
     bases.sort(key=lambda b: (-b.indicator_count, b.doc_no))
-    return render(request, "policies.html", {"bases": bases, "q": q or "", "status": status or ""})
+    return render(request, "policies.html", {"bases": bases, "q": q or "", "status": chosen or ""})
 
 
 @router.get("/policies/{basis_id}", dependencies=[Depends(PAGE_POLICIES)])
