@@ -168,7 +168,8 @@ PAGE_MESSAGES = {
 
 def _html_error(status: int, title: str, detail: str, headers: dict[str, str] | None) -> Response:
     """Browser pages get a readable page, not problem+json (and a redirect stays a redirect)."""
-    title = PAGE_TITLES.get(status, title)
+    if title.isascii():  # the service's English title; a page error raised in Chinese keeps its own
+        title = PAGE_TITLES.get(status, title)
     body = (
         f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{status} {html.escape(title)}</title>'
         f'<link rel="stylesheet" href="/ui/static/app.css"><main class="error"><h1>{status} {html.escape(title)}</h1><p>{html.escape(detail)}</p>'

@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from loaders.text import format_number
 from loaders.writers import write_target_table
-from service.auth.access import LOGIN_COOKIE, PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
+from service.auth.access import PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
+from service.auth.csrf import LOGIN_COOKIE, PRESESSION_COOKIE
 from service.deps import IndexDep, SessionDep, StateDep, SuggestDep
 from service.domain import IndicatorStatus, Kind
 from service.indicators import service as indicators
@@ -65,6 +66,7 @@ async def login(
         LOGIN_COOKIE, key.strip(), httponly=True, secure=state.settings.cookie_secure, samesite="strict",
         max_age=state.settings.login_hours * 3600, path="/ui",
     )  # fmt: skip
+    response.delete_cookie(PRESESSION_COOKIE, path="/ui")  # from now on the token is the session's
     return response
 
 
