@@ -147,3 +147,27 @@ def test_a_comment_on_an_item_that_is_not_a_number_is_refused_on_the_proposal_pa
         assert response.status_code == 422, (name, value, response.status_code)
         assert "填写的内容有误" in response.text
         assert "校舍指标调整" in response.text  # the proposal page again, with why
+
+
+def test_a_change_set_item_proposing_odd_basis_ids_does_not_break_the_policy_page(site: Site) -> None:
+    """What an item proposes is merged from the API caller's JSON: the page shows odd values as given
+    (it looked each basis id up with int(), so 'replaces': ['²'] made the policy page a 500)."""
+    c, steward = site.client, site.steward
+    bases = c.get("/v1/legal-bases", params={"q": "基本公共卫生服务规范"}, headers=steward).json()["items"]
+    current = next(b for b in bases if "第三版" in b["title"])
+    r = c.post(f"/v1/legal-bases/{current['id']}/editions", headers=steward, json={
+        "doc_no": "国卫基层发〔2099〕9号", "title": "国家基本公共卫生服务规范(第九版)", "effective_on": "2099-01-01",
+        "summary": "调整考核指标",
+    })  # fmt: skip
+    assert r.status_code < 300, r.text
+    listed = c.get("/v1/change-sets", params={"legal_basis_id": current["id"]}, headers=steward).json()["items"]
+    cs = c.get(f"/v1/change-sets/{listed[0]['id']}", headers=steward).json()
+    item = cs["items"][0]
+    url = f"/v1/change-sets/{cs['id']}/items/{item['id']}"
+    for odd in (["²"], ["٣", 10**30], "abc", [None, True, 1.5]):
+        tag = c.get(url, headers=steward).headers.get("etag") or f'"csi{item["id"]}.v1"'
+        patched = c.patch(url, json={"proposed": {"replaces": odd}}, headers={**steward, "If-Match": tag})
+        if patched.status_code >= 300:
+            continue  # the service refused it: nothing odd stored
+        page = c.get(f"/ui/policies/{current['id']}", headers=steward)
+        assert page.status_code == 200, (odd, page.status_code, page.text[:200])
