@@ -178,6 +178,11 @@ def _html_error(status: int, title: str, detail: str, headers: dict[str, str] | 
     return HTMLResponse(body, status_code=status, headers=headers)
 
 
+def page_error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    """The page form of an error for code that answers before any route (middleware)."""
+    return _html_error(status, PAGE_TITLES.get(status, str(status)), detail, headers)
+
+
 def _loc_to_field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"

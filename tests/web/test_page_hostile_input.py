@@ -171,3 +171,23 @@ def test_a_change_set_item_proposing_odd_basis_ids_does_not_break_the_policy_pag
             continue  # the service refused it: nothing odd stored
         page = c.get(f"/ui/policies/{current['id']}", headers=steward)
         assert page.status_code == 200, (odd, page.status_code, page.text[:200])
+
+
+def test_a_page_form_over_the_body_cap_gets_a_page(sqlite_template: Path, tmp_path: Path) -> None:
+    db = tmp_path / "catalog.db"
+    shutil.copyfile(sqlite_template, db)
+    url = f"sqlite:///{db}"
+    app = create_app(Settings(database_url=url, seed=False, max_body_bytes=2048))
+    with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as c:
+        key = bearer(mint_key(url, "platform"))
+        declared = c.post("/ui/suggest", data={"text": "满意度" * 1000}, headers=key)
+        assert declared.status_code == 413
+        assert _is_page_refusal(declared)
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: cut off while it streams
+            yield b"text=" + b"x" * 4096
+
+        streamed = c.post("/ui/suggest", content=chunks(),
+                          headers={**key, "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert streamed.status_code == 413
+        assert _is_page_refusal(streamed)
