@@ -134,14 +134,53 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# A page's error headline is in the reader's language whatever the service's own title says.
+PAGE_TITLES = {
+    400: "请求有误",
+    401: "需要登录",
+    403: "无权执行此操作",
+    404: "找不到该对象",
+    405: "不支持此操作",
+    409: "当前状态不允许此操作",
+    412: "内容已被他人修改,请刷新页面后重试",
+    413: "提交的内容过大",
+    422: "填写的内容有误",
+    428: "缺少版本信息,请刷新页面后重试",
+    429: "操作过于频繁,请稍后再试",
+    500: "服务器内部错误",
+    503: "服务暂时不可用,请稍后再试",
+}
+# What pydantic says of a form or query field, as the page says it (its ``type`` -> Chinese).
+PAGE_MESSAGES = {
+    "missing": "必填",
+    "string_too_long": "过长",
+    "string_too_short": "不能为空",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "greater_than_equal": "超出允许范围",
+    "less_than_equal": "超出允许范围",
+    "greater_than": "超出允许范围",
+    "less_than": "超出允许范围",
+    "enum": "不是可选的值",
+    "literal_error": "不是可选的值",
+}
+
+
 def _html_error(status: int, title: str, detail: str, headers: dict[str, str] | None) -> Response:
     """Browser pages get a readable page, not problem+json (and a redirect stays a redirect)."""
+    if title.isascii():  # the service's English title; a page error raised in Chinese keeps its own
+        title = PAGE_TITLES.get(status, title)
     body = (
         f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{status} {html.escape(title)}</title>'
         f'<link rel="stylesheet" href="/ui/static/app.css"><main class="error"><h1>{status} {html.escape(title)}</h1><p>{html.escape(detail)}</p>'
         '<p><a href="/ui/search">返回指标检索</a></p></main></html>'
     )
     return HTMLResponse(body, status_code=status, headers=headers)
+
+
+def page_error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    """The page form of an error for code that answers before any route (middleware)."""
+    return _html_error(status, PAGE_TITLES.get(status, str(status)), detail, headers)
 
 
 def _loc_to_field(loc: tuple[Any, ...]) -> str:
@@ -190,7 +229,10 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         if request.url.path.startswith("/ui"):
-            listed = ";".join(f"{e['field']}:{e['message']}" for e in errors)
+            listed = ";".join(
+                f"{_loc_to_field(tuple(e.get('loc', ())))}:{PAGE_MESSAGES.get(e.get('type', ''), '格式不正确')}"
+                for e in exc.errors()
+            )
             return _html_error(422, "填写的内容有误", listed, None)
         return problem(
             422,
@@ -218,9 +260,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         # Never leak internals; the traceback goes to the server log via uvicorn.
         logging.getLogger("service").exception("unhandled error on %s", request.url.path)
+        if request.url.path.startswith("/ui"):
+            return _html_error(500, "服务器内部错误", "出现了意外错误,已记录在服务日志中", None)
         return problem(
             500,
             "Internal server error",

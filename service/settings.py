@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         default=True, description="The web log-in cookie only travels over HTTPS (browsers exempt localhost)"
     )
+    page_origin: str | None = Field(
+        default=None,
+        description="The pages' origin as browsers see it (https://catalog.example.gov.cn), when a proxy in "
+        "front changes the Host or scheme; unset: the request's own. Unsafe page requests from elsewhere are refused",
+    )
     login_hours: int = Field(default=12, ge=1, le=24 * 30, description="How long a web log-in lasts")
 
     max_upload_bytes: int = 50 * 1024 * 1024

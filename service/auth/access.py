@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.auth import csrf
 from service.auth.context import (
     REQUEST_ID_HEADER,
     REQUEST_ID_SCOPE_KEY,
@@ -23,6 +24,7 @@ from service.auth.context import (
     accept_request_id,
     set_context,
 )
+from service.auth.csrf import LOGIN_COOKIE
 from service.auth.principal import ANONYMOUS, Principal, Role
 from service.auth.service import parse_token
 from service.errors import PROBLEM_JSON, Forbidden, LoginRequired, Unauthorized
@@ -94,14 +96,24 @@ class Access:
         return principal
 
 
-LOGIN_COOKIE = "icat_key"
-
-
 class PageAccess(Access):
     """The same policy for browser pages (``/ui``): the key comes from the log-in cookie, and a
-    missing or dead key leads to the log-in page instead of a 401."""
+    missing or dead key leads to the log-in page instead of a 401. An unsafe request must also come
+    from this site and, when the cookie is what authenticates it, carry the page token (``csrf``)."""
 
     async def _authenticate(
+        self, request: Request, credentials: HTTPAuthorizationCredentials | None
+    ) -> Principal:
+        unsafe = request.method not in csrf.SAFE_METHODS
+        if unsafe:
+            csrf.check_origin(request)
+        principal = await self._page_principal(request, credentials)
+        if unsafe and credentials is None:
+            # After the key check: a stale log-in still leads to the log-in page, not to a 403.
+            await csrf.check_token(request)
+        return principal
+
+    async def _page_principal(
         self, request: Request, credentials: HTTPAuthorizationCredentials | None
     ) -> Principal:
         token = credentials.credentials if credentials else request.cookies.get(LOGIN_COOKIE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import PayloadTooLarge, problem
+from service.errors import PayloadTooLarge, page_error, problem
 
 
 class BodyTooLarge(HTTPException):
@@ -49,6 +49,10 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    if scope["path"].startswith("/ui"):  # a page's form: a page, not problem+json
+        page = page_error(413, f"提交的内容超过 {limit} 字节", {"Connection": "close"})
+        await page(scope, receive, send)
+        return
     response = problem(
         413, PayloadTooLarge.title, f"The request body is larger than {limit} bytes", slug=PayloadTooLarge.slug,
         instance=scope["path"], headers={"Connection": "close"},

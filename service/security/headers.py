@@ -40,6 +40,10 @@ class SecurityHeadersMiddleware:
         extra = list(COMMON)
         if path.startswith("/ui"):
             extra.append((b"content-security-policy", PAGE_CSP.encode()))
+            # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" even on the
+            # pages' own form posts, and the pages' cross-site check needs their real origin. Other
+            # sites still learn nothing of the pages' addresses.
+            extra = [(k, b"same-origin" if k == b"referrer-policy" else v) for k, v in extra]
             if not path.startswith("/ui/static/"):
                 extra.append((b"cache-control", b"no-store"))  # pages show what one key may see
         elif not path.startswith(_DOCS):

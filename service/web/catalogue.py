@@ -15,13 +15,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from loaders.text import format_number
 from loaders.writers import write_target_table
-from service.auth.access import LOGIN_COOKIE, PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
+from service.auth.access import PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
+from service.auth.csrf import LOGIN_COOKIE, PRESESSION_COOKIE
 from service.deps import IndexDep, SessionDep, StateDep, SuggestDep
+from service.domain import IndicatorStatus, Kind
 from service.indicators import service as indicators
 from service.security.rate_limit import suggest_quota
 from service.suggest import service as suggestions
 from service.suggest.schemas import SuggestRequest
 from service.versions import service as versions
+from service.web import forms
 from service.web.rendering import render, safe_next
 
 router = APIRouter()
@@ -63,6 +66,7 @@ async def login(
         LOGIN_COOKIE, key.strip(), httponly=True, secure=state.settings.cookie_secure, samesite="strict",
         max_age=state.settings.login_hours * 3600, path="/ui",
     )  # fmt: skip
+    response.delete_cookie(PRESESSION_COOKIE, path="/ui")  # from now on the token is the session's
     return response
 
 
@@ -87,7 +91,14 @@ def searchrender(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
     """Search with facets; htmx asks again as the user types and swaps only the results."""
-    chosen = {"kind": kind, "level1": level1, "sector": sector, "department": department, "status": status}
+    # Kind and status are closed sets; level1, sector and department are the catalogue's own words.
+    chosen = {
+        "kind": forms.choices(kind, "kind", {k.value for k in Kind}),
+        "level1": level1,
+        "sector": sector,
+        "department": department,
+        "status": forms.choices(status, "status", {s.value for s in IndicatorStatus}),
+    }
     params = indicators.SearchParams(
         q=q or None, limit=PAGE_SIZE, cursor=cursor, **{k: v or None for k, v in chosen.items()}
     )
@@ -182,10 +193,10 @@ async def suggest_table(request: Request) -> Response:
     form = await request.form()
     keep = {str(v) for v in form.getlist("keep")}
     columns = ("level1", "level2", "name", "value", "unit", "code")
-    values = {c: [str(v) for v in form.getlist(c)] for c in columns}
+    values = {c: [forms.text(str(v), c, max_length=500) for v in form.getlist(c)] for c in columns}
     count = min(len(v) for v in values.values()) if values else 0
-    rows = [[values[c][i][:500] for c in columns] for i in range(min(count, 200)) if str(i) in keep]
-    body = write_target_table(rows, goal=str(form.get("text") or "")[:2000])
+    rows = [[values[c][i] for c in columns] for i in range(min(count, 200)) if str(i) in keep]
+    body = write_target_table(rows, goal=forms.text(str(form.get("text") or ""), "text", max_length=2000))
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

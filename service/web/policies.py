@@ -15,7 +15,9 @@ from service.auth.access import PAGE_POLICIES
 from service.change_sets import service as change_sets
 from service.change_sets.schemas import ChangeSetOut
 from service.deps import EntityId, OffsetParam, SessionDep
+from service.domain import BasisStatus
 from service.legal_bases import service as legal_bases
+from service.web import forms
 from service.web.rendering import FIELD_LABELS, render, show
 
 router = APIRouter()
@@ -27,6 +29,13 @@ ITEM_ACTIONS = {"rebase": "改依新版", "revise_value": "修订标准值", "re
 DECISIONS = {"pending": "待定", "accepted": "采纳", "rejected": "不采纳"}
 
 
+def _doc_no(basis_id: Any, doc_nos: dict[int, str]) -> str:
+    """A basis id as its document number. What an item proposes is merged from an API caller's JSON,
+    so an id may be anything; shown as given rather than parsed (int('²') was a 500 here)."""
+    known = doc_nos.get(basis_id) if type(basis_id) is int else None
+    return known or show(basis_id)
+
+
 def _proposed(proposed: dict[str, Any], doc_nos: dict[int, str]) -> list[tuple[str, str]]:
     """What a change-set item proposes, as (label, value) lines: basis ids become document numbers."""
     lines: list[tuple[str, str]] = []
@@ -34,10 +43,10 @@ def _proposed(proposed: dict[str, Any], doc_nos: dict[int, str]) -> list[tuple[s
         if value in (None, "", []):
             continue
         if key == "legal_basis_id":
-            lines.append(("改依", doc_nos.get(int(value), str(value))))
+            lines.append(("改依", _doc_no(value, doc_nos)))
         elif key == "replaces":
             ids = value if isinstance(value, list) else [value]
-            lines.append(("原依据", "、".join(doc_nos.get(int(i), str(i)) for i in ids)))
+            lines.append(("原依据", "、".join(_doc_no(i, doc_nos) for i in ids)))
         else:
             lines.append((FIELD_LABELS.get(key, key), show(value)))
     return lines
@@ -51,9 +60,10 @@ def policies_page(
     status: Annotated[str | None, Query(max_length=32)] = None,
 ) -> HTMLResponse:
     """Every legal basis, most used first, with how many indicators rest on it."""
-    bases = legal_bases.list_bases(session, q=q or None, status=status or None)
+    chosen = forms.choice(status, "status", {s.value for s in BasisStatus})
+    bases = legal_bases.list_bases(session, q=q or None, status=chosen)
     bases.sort(key=lambda b: (-b.indicator_count, b.doc_no))
-    return render(request, "policies.html", {"bases": bases, "q": q or "", "status": status or ""})
+    return render(request, "policies.html", {"bases": bases, "q": q or "", "status": chosen or ""})
 
 
 @router.get("/policies/{basis_id}", dependencies=[Depends(PAGE_POLICIES)])

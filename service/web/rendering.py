@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from loaders.fields import CHINESE_EXPORT_COLUMNS
 from loaders.text import format_number
+from service.auth import csrf
 from service.auth.context import current_principal
 from service.domain import IndicatorStatus, Kind, ProposalState
 from service.errors import DomainError
@@ -92,6 +93,7 @@ REFUSALS = {
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     principal = current_principal()
+    token, new_cookie = csrf.page_token(request)  # every form of the page posts it back
     base = {
         "principal": None if principal.is_anonymous else principal,
         "kinds": KIND_LABELS,
@@ -101,8 +103,14 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "basis_kinds": BASIS_KIND_LABELS,
         "changes": CHANGE_LABELS,
         "field_labels": FIELD_LABELS,
+        "csrf_field": csrf.FORM_FIELD,
+        "csrf_header": csrf.HEADER,
+        "csrf_token": token,
     }
-    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+    response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+    if new_cookie:
+        csrf.set_presession_cookie(response, new_cookie, secure=request.app.state.catalog.settings.cookie_secure)
+    return response
 
 
 MESSAGES = {"required": "必填"}

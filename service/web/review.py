@@ -43,6 +43,7 @@ from service.proposals.schemas import (
     ProposalItemOut,
 )
 from service.versions import service as versions
+from service.web import forms
 from service.web.rendering import FIELD_LABELS, refusal, render
 
 router = APIRouter()
@@ -59,7 +60,7 @@ MOVE_LABELS: dict[str, str] = {
     "create": "创建",
 }
 # On this page "reason" is what the reviewer writes with a decision.
-PAGE_LABELS = {"reason": "审核意见", "reviewers": "审核人", "body": "评论内容"}
+PAGE_LABELS = {"reason": "审核意见", "reviewers": "审核人", "body": "评论内容", "item_id": "评论的条目", "parent_id": "回复的评论"}
 ACTION_LABELS = {ItemAction.create: "新增指标", ItemAction.revise: "修订指标", ItemAction.retire: "停用指标"}
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
 # Fields shown on a new indicator, in reading order; anything else it carries follows.
@@ -178,7 +179,11 @@ def _proposal_context(session: Session, proposal_id: EntityId) -> dict[str, Any]
 
 
 def _attempt(
-    request: Request, session: Session, proposal_id: EntityId, action: Callable[[], object], anchor: str = ""
+    request: Request,
+    session: Session,
+    proposal_id: EntityId,
+    action: Callable[[], object],
+    anchor: Callable[[], str] = lambda: "",
 ) -> Response:
     """Run one action; on success back to the proposal, on refusal the proposal again with the reason."""
     try:
@@ -193,7 +198,7 @@ def _attempt(
         # Nothing of a refused action may stay: the move may already have written before the refusal.
         session.rollback()
         return _refused(request, session, proposal_id, exc)
-    return RedirectResponse(f"/ui/proposals/{proposal_id}{anchor}", status_code=303)
+    return RedirectResponse(f"/ui/proposals/{proposal_id}{anchor()}", status_code=303)
 
 
 def _refused(request: Request, session: Session, proposal_id: EntityId, error: DomainError) -> HTMLResponse:
@@ -209,7 +214,8 @@ def queue_page(
     offset: OffsetParam = 0,
 ) -> HTMLResponse:
     """The proposals the caller may see — a reviewer's are those assigned to them — newest first."""
-    chosen = ProposalState(state) if state in {s.value for s in ProposalState} else None
+    picked = forms.choice(state, "state", {s.value for s in ProposalState})
+    chosen = ProposalState(picked) if picked else None
     page = proposals.list_proposals(
         session, state=chosen, department=None, assigned_to=None, limit=50, offset=offset
     )
@@ -230,19 +236,23 @@ def comment(
     proposal_id: EntityId,
     session: SessionDep,
     body: Annotated[str, Form(max_length=10_000)] = "",
-    item_id: Annotated[str, Form(max_length=20)] = "",
+    item_id: Annotated[str, Form()] = "",
     field: Annotated[str, Form(max_length=64)] = "",
-    parent_id: Annotated[str, Form(max_length=20)] = "",
+    parent_id: Annotated[str, Form()] = "",
 ) -> Response:
     """A comment on the proposal, an item or one field of an item, or a reply to a thread."""
+    anchor = "#talk"
 
     def act() -> None:
+        nonlocal anchor
+        item = forms.optional_id(item_id, "item_id")
+        parent = forms.optional_id(parent_id, "parent_id")
         proposals.add_comment(session, proposal_id, CommentIn(
-            item_id=int(item_id) if item_id.isdigit() else None, field=field or None,
-            parent_id=int(parent_id) if parent_id.isdigit() else None, body=body,
+            item_id=item, field=field or None, parent_id=parent, body=body,
         ))  # fmt: skip
+        anchor = f"#item-{item}" if item is not None else "#talk"
 
-    return _attempt(request, session, proposal_id, act, f"#item-{item_id}" if item_id.isdigit() else "#talk")
+    return _attempt(request, session, proposal_id, act, lambda: anchor)
 
 
 @router.post("/proposals/{proposal_id}/decision", dependencies=[Depends(PAGE_REVIEW)])

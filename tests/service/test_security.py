@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.auth.csrf import session_token
 from service.security.rate_limit import RateLimiter
 from service.settings import Settings
 from tests.support.auth import bearer, mint_key
@@ -125,8 +126,10 @@ class TestRateLimit:
             # A batch counts each text; the page's suggestions count like the API's.
             batch = c.post("/v1/suggestions:batch", json={"items": [TEXT] * 3}, headers=two)
             assert batch.status_code == 429
-            c.cookies.set("icat_key", one["Authorization"].removeprefix("Bearer "), path="/ui")
-            assert c.post("/ui/suggest", data={"text": TEXT["text"]}).status_code == 429
+            key = one["Authorization"].removeprefix("Bearer ")
+            c.cookies.set("icat_key", key, path="/ui")
+            page_form = {"text": TEXT["text"], "csrf_token": session_token(key)}  # what the page's form posts
+            assert c.post("/ui/suggest", data=page_form).status_code == 429
 
     def test_switched_off_with_zero(self, url: str) -> None:
         with _client(url, suggest_rate_per_minute=0, suggest_burst=1) as c:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -16,8 +17,17 @@ from tests.support.auth import bearer, mint_key
 
 @pytest.fixture
 def site(seeded_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=seeded_url, seed=True)), follow_redirects=False) as c:
+    # https, as a browser reaches the service: the Secure cookies (log-in, form token) travel.
+    app = create_app(Settings(database_url=seeded_url, seed=True))
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
         yield c
+
+
+def form_token(site: TestClient, path: str = "/ui/login") -> str:
+    """The token the page's forms post back (the log-in form's is tied to a pre-session cookie)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', site.get(path).text)
+    assert found
+    return found.group(1)
 
 
 def test_pages_need_a_login_and_come_back_after_it(site: TestClient, seeded_url: str) -> None:
@@ -27,7 +37,7 @@ def test_pages_need_a_login_and_come_back_after_it(site: TestClient, seeded_url:
     assert location.path == "/ui/login"
     assert parse_qs(location.query)["next"] == ["/ui/search?q=%E6%BB%A1%E6%84%8F%E5%BA%A6"]
     token = mint_key(seeded_url, "reviewer", owner="咨询机构甲")
-    r = site.post("/ui/login", data={"key": token, "next": "/ui/search?q=满意度"})
+    r = site.post("/ui/login", data={"key": token, "next": "/ui/search?q=满意度", "csrf_token": form_token(site)})
     assert r.status_code == 303
     assert r.headers["location"] == "/ui/search?q=%E6%BB%A1%E6%84%8F%E5%BA%A6"
     cookie = r.headers["set-cookie"]
@@ -38,7 +48,7 @@ def test_pages_need_a_login_and_come_back_after_it(site: TestClient, seeded_url:
     page = site.get("/ui/search", params={"q": "满意度"})
     assert page.status_code == 200
     assert "咨询机构甲" in page.text
-    r = site.post("/ui/logout")
+    r = site.post("/ui/logout", data={"csrf_token": form_token(site, "/ui/search")})
     assert r.status_code == 303
     assert 'icat_key=""' in r.headers["set-cookie"]
 
@@ -46,13 +56,14 @@ def test_pages_need_a_login_and_come_back_after_it(site: TestClient, seeded_url:
 def test_login_never_sends_the_user_elsewhere(site: TestClient, seeded_url: str) -> None:
     token = mint_key(seeded_url, "platform")
     for target in ("https://evil.example/", "//evil.example/x", "/v1/keys", None):
-        data = {"key": token, **({"next": target} if target else {})}
+        site.cookies.clear()
+        data = {"key": token, "csrf_token": form_token(site), **({"next": target} if target else {})}
         r = site.post("/ui/login", data=data)
         assert r.headers["location"] == "/ui/search", target
 
 
 def test_a_bad_key_is_refused_on_the_page(site: TestClient) -> None:
-    r = site.post("/ui/login", data={"key": "icat_abc_def"})
+    r = site.post("/ui/login", data={"key": "icat_abc_def", "csrf_token": form_token(site)})
     assert r.status_code == 401
     assert "密钥无效" in r.text
     # An API key in a header works for pages too (scripts), a bad cookie leads back to the log-in.
