@@ -48,7 +48,6 @@ from service.errors import (
     FieldError,
     NotFound,
     PreconditionFailed,
-    PreconditionRequired,
     ValidationFailed,
 )
 from service.indicators import repository as indicator_repo
@@ -56,6 +55,7 @@ from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import clean_doc_no, get_basis
 from service.models import ChangeSet, ChangeSetItem, LegalBasis, utcnow
 from service.outbox.service import Entity, record
+from service.preconditions import require_if_match
 from service.taxonomy.service import Refs
 from service.versions.service import (
     Provenance,
@@ -471,14 +471,13 @@ def list_change_sets(
 
 
 def _check_if_match(current: str, if_match: str | None, what: str) -> None:
-    if if_match is None:
-        raise PreconditionRequired(f"This request needs an If-Match header with the {what}'s ETag")
-    candidates = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in candidates and current not in candidates:
-        raise PreconditionFailed(
-            f"The {what} has changed (current ETag {current}); reload it and apply your change again",
-            extra={"current_etag": current},
-        )
+    require_if_match(
+        current,
+        if_match,
+        what=what,
+        required=True,
+        stale=f"The {what} has changed (current ETag {current}); reload it and apply your change again",
+    )
 
 
 def _require_draft(cs: ChangeSet) -> None:

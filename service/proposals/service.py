@@ -44,7 +44,6 @@ from service.errors import (
     Forbidden,
     NotFound,
     PreconditionFailed,
-    PreconditionRequired,
     ValidationFailed,
 )
 from service.indicators import repository as indicator_repo
@@ -61,6 +60,7 @@ from service.models import (
     ProposalReviewer,
     utcnow,
 )
+from service.preconditions import require_if_match
 from service.proposals import repository as repo
 from service.proposals.checks import CheckItem, run_checks
 from service.proposals.schemas import (
@@ -126,16 +126,13 @@ def _require(session: Session, proposal_id: int) -> Proposal:
 
 
 def _check_if_match(p: Proposal, if_match: str | None, *, required: bool) -> None:
-    if if_match is None:
-        if required:
-            raise PreconditionRequired("This request needs an If-Match header with the proposal's ETag")
-        return
-    candidates = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in candidates and etag(p) not in candidates:
-        raise PreconditionFailed(
-            f"Proposal {p.id} has changed (current ETag {etag(p)}); reload it and try again",
-            extra={"current_etag": etag(p)},
-        )
+    require_if_match(
+        etag(p),
+        if_match,
+        what="proposal",
+        required=required,
+        stale=f"Proposal {p.id} has changed (current ETag {etag(p)}); reload it and try again",
+    )
 
 
 def _next_state(p: Proposal, move: ProposalMove) -> ProposalState:

@@ -440,7 +440,7 @@ class TestRepeal:
         nowhere = client.patch(
             f"/v1/change-sets/{cs['id']}/items/{retire['id']}",
             json={"action": "rebase"},
-            headers={"If-Match": "*"},
+            headers={"If-Match": f'"csi{retire["id"]}.v1"'},
         )
         assert nowhere.status_code == 422  # a rebase names the edition to rest on
         assert nowhere.json()["errors"][0]["field"] == "proposed.legal_basis_id"
