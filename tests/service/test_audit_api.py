@@ -367,7 +367,7 @@ def _patch_item(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], None]]:
 
 
 def _apply(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], None]]:
-    r = w.client.post(f"/v1/change-sets/{w.ids['change_set']}/apply", json={"author": "复核人"})
+    r = w.client.post(f"/v1/change-sets/{w.ids['change_set']}/apply")
 
     def check(entries: list[dict[str, Any]]) -> None:
         e = _one(entries, "change_set", "apply")
