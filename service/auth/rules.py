@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from service.auth.principal import Principal, Role
+from service.auth.principal import Principal
 from service.errors import FieldError, Forbidden
 
 
 def may_write_indicator(principal: Principal, owner: str | None) -> bool:
-    """May ``principal`` write an indicator owned by department ``owner`` (None: finance's)?"""
-    if principal.is_finance():
-        return True
-    return principal.role is Role.editor and owner is not None and owner in principal.departments
+    """May ``principal`` write an indicator owned by department ``owner`` (None: finance's)?
+
+    The department scope of keys, applied to the indicator's owner: finance covers every department
+    and the none; an editor its own departments, never the none; other roles none at all.
+    """
+    return principal.covers_department(owner)
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class IndicatorClaim:
 def require_indicator_owner(principal: Principal, claims: Iterable[IndicatorClaim], *, doing: str) -> None:
     """403 naming every claim ``principal`` may not write (nothing is written: the request rolls back).
 
-    ``doing`` is what the request does to them, in Chinese (it is shown on pages): 修改或停用, 关联 …
+    ``doing`` is what the request does to them, in Chinese (it is shown on pages): 提出修改或停用 …
     """
     refused = [c for c in claims if not may_write_indicator(principal, c.owner)]
     if not refused:
@@ -49,7 +51,7 @@ def require_indicator_owner(principal: Principal, claims: Iterable[IndicatorClai
             message=(
                 f"指标 {c.code or '(新建)'} 属于"
                 + (f"部门 {c.owner}" if c.owner else "财政部门(无归属部门)")
-                + f",本密钥只能{doing}部门 {scope} 的指标"
+                + f",不能{doing}(本密钥只限部门 {scope} 的指标)"
             ),
         )
         for c in refused

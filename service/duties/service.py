@@ -54,7 +54,7 @@ def _require_linkable(session: Session, codes: Sequence[str], ids: Sequence[int]
         for k, (code, iid) in enumerate(zip(codes, ids, strict=True))
         if iid not in set(before)
     ]
-    require_indicator_owner(current_principal(), claims, doing="关联到本部门职责或战略目标")
+    require_indicator_owner(current_principal(), claims, doing="关联到本部门的职责或战略目标")
 
 
 def _out(session: Session, item: Duty | StrategicGoal, which: Which, dept_code: str) -> MeasuredOut:
