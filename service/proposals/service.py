@@ -25,7 +25,7 @@ from loaders.readers import LoadError, RawRecord, detect_format, read_records
 from service import audit
 from service.auth import repository as auth_repo
 from service.auth.context import current_principal, require_department
-from service.auth.principal import Principal, Role
+from service.auth.principal import SYSTEM, Principal, Role
 from service.auth.rules import IndicatorClaim, require_indicator_owner
 from service.change_sets import repository as change_set_repo
 from service.changes.service import Event, EventType, emit
@@ -558,10 +558,13 @@ def _check_now(
 def _proposer(session: Session, p: Proposal) -> Principal:
     """The proposer as their key made them (role, departments): approval writes on their behalf.
 
-    Without the key row (never deleted, so only in a damaged database) the narrowest reading holds:
-    an editor of the proposing department.
+    No key id: proposed outside a request (``SYSTEM``, the command line). A key id whose row is gone
+    (rows are never deleted, so only in a damaged database): the narrowest reading, an editor of the
+    proposing department.
     """
-    key = auth_repo.get(session, p.proposer_key_id) if p.proposer_key_id else None
+    if p.proposer_key_id is None:
+        return SYSTEM
+    key = auth_repo.get(session, p.proposer_key_id)
     if key is None:
         return Principal(actor=p.proposer, role=Role.editor, departments=frozenset({p.department_code}))
     return Principal(actor=key.owner, role=Role(key.role), key_id=key.id, departments=frozenset(key.departments))
