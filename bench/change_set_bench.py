@@ -88,7 +88,7 @@ def apply(engine: Engine, change_set_id: int) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     with Session(engine) as session:
-        out = service.apply(session, change_set_id, author="bench")
+        out = service.apply(session, change_set_id)
         session.commit()
     return {"apply_s": round(time.perf_counter() - t0, 2), "applied": out.applied, "revised": out.revised}
 

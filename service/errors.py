@@ -301,7 +301,7 @@ _DESCRIPTIONS = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Validation failed",
-    428: "Precondition required (If-Match missing)",
+    428: "Precondition required (If-Match missing, or the wildcard *)",
     429: "Too many requests (rate limit; see Retry-After)",
     503: "Service unavailable",
 }

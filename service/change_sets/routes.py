@@ -199,5 +199,7 @@ def settle_items(change_set_id: EntityId, data: SettleIn, session: SessionDep) -
 def apply_change_set(
     change_set_id: EntityId, session: SessionDep, data: Annotated[ApplyIn | None, Body()] = None
 ) -> ApplyOut:
-    """Carry out every accepted item in one transaction; 409 while an item is pending or stale."""
-    return service.apply(session, change_set_id, author=data.author if data else None)
+    """Carry out every accepted item in one transaction; 409 while an item is pending or stale.
+
+    Applied by the caller's key: the body takes no field (an ``author`` in it is refused with 422)."""
+    return service.apply(session, change_set_id)

@@ -59,7 +59,6 @@ class EditionIn(BaseModel):
     kind: Annotated[BasisKind | None, BeforeValidator(_kind)] = None
     sectors: list[str] | None = Field(default=None, description="default: the old edition's sectors")
     source: str | None = Field(default=None, max_length=2000)
-    author: str | None = Field(default=None, max_length=200)
 
 
 class RepealIn(BaseModel):
@@ -67,7 +66,6 @@ class RepealIn(BaseModel):
 
     effective_on: date
     summary: Annotated[str | None, BeforeValidator(_text)] = Field(default=None, max_length=10_000)
-    author: str | None = Field(default=None, max_length=200)
 
 
 class AffectedTarget(BaseModel):
@@ -163,7 +161,6 @@ class ItemPatch(BaseModel):
     proposed: dict[str, Any] | None = Field(default=None, description="merged into the proposal")
     decision: Decision | None = None
     note: str | None = Field(default=None, max_length=2000)
-    decided_by: str | None = Field(default=None, max_length=200)
 
 
 class SettleIn(BaseModel):
@@ -174,7 +171,6 @@ class SettleIn(BaseModel):
     decision: Decision
     items: Literal["all"] | Annotated[list[int], Field(min_length=1, max_length=100_000)]
     note: str | None = Field(default=None, max_length=2000)
-    decided_by: str | None = Field(default=None, max_length=200)
 
 
 class SettleOut(BaseModel):
@@ -183,9 +179,9 @@ class SettleOut(BaseModel):
 
 
 class ApplyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No fields: who applies is the caller's key, never a name in the body (422 for one)."""
 
-    author: str | None = Field(default=None, max_length=200)
+    model_config = ConfigDict(extra="forbid")
 
 
 class ApplyOut(BaseModel):

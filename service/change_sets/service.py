@@ -20,6 +20,7 @@ from sqlmodel import Session
 from graph.results import ImpactIndicator
 from graph.store import MAX_IMPACT_PAGE, GraphStore
 from service import audit
+from service.auth.context import current_principal
 from service.change_sets import repository as repo
 from service.change_sets.schemas import (
     AffectedTarget,
@@ -48,7 +49,6 @@ from service.errors import (
     FieldError,
     NotFound,
     PreconditionFailed,
-    PreconditionRequired,
     ValidationFailed,
 )
 from service.indicators import repository as indicator_repo
@@ -56,6 +56,7 @@ from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import clean_doc_no, get_basis
 from service.models import ChangeSet, ChangeSetItem, LegalBasis, utcnow
 from service.outbox.service import Entity, record
+from service.preconditions import require_if_match
 from service.taxonomy.service import Refs
 from service.versions.service import (
     Provenance,
@@ -256,14 +257,14 @@ def record_edition(session: Session, basis_id: int, data: EditionIn, graph: Grap
             new_basis_id=new.id,
             effective_on=data.effective_on,
             summary=data.summary,
-            author=data.author,
+            author=current_principal().actor,
         ),
         items,
         [row["indicator_id"] for row in items],
     )
     prov = Provenance(
         reason=_reason(title, data.summary, data.effective_on),
-        author=data.author,
+        author=current_principal().actor,
         change_set_id=change_set.id,
         valid_from=start_of(data.effective_on),
     )
@@ -319,14 +320,14 @@ def repeal(session: Session, basis_id: int, data: RepealIn, graph: GraphStore) -
             legal_basis_id=basis_id,
             effective_on=data.effective_on,
             summary=data.summary,
-            author=data.author,
+            author=current_principal().actor,
         ),
         items,
         [row["indicator_id"] for row in items],
     )
     prov = Provenance(
         reason=_reason(title, data.summary, data.effective_on),
-        author=data.author,
+        author=current_principal().actor,
         change_set_id=change_set.id,
         valid_from=start_of(data.effective_on),
     )
@@ -471,14 +472,13 @@ def list_change_sets(
 
 
 def _check_if_match(current: str, if_match: str | None, what: str) -> None:
-    if if_match is None:
-        raise PreconditionRequired(f"This request needs an If-Match header with the {what}'s ETag")
-    candidates = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in candidates and current not in candidates:
-        raise PreconditionFailed(
-            f"The {what} has changed (current ETag {current}); reload it and apply your change again",
-            extra={"current_etag": current},
-        )
+    require_if_match(
+        current,
+        if_match,
+        what=what,
+        required=True,
+        stale=f"The {what} has changed (current ETag {current}); reload it and apply your change again",
+    )
 
 
 def _require_draft(cs: ChangeSet) -> None:
@@ -578,7 +578,7 @@ def patch_item(
     if "note" in changes:
         values["note"] = changes["note"]
     if changes.get("decision") is not None:
-        values.update(decision=changes["decision"].value, decided_by=patch.decided_by, decided_at=utcnow())
+        values.update(decision=changes["decision"].value, decided_by=current_principal().actor, decided_at=utcnow())
     _lock_draft(session, cs)
     assert item.id is not None
     if not repo.update_item_if_version(session, item.id, item.version, values):
@@ -632,7 +632,7 @@ def settle(session: Session, change_set_id: int, data: SettleIn) -> SettleOut:
     _lock_draft(session, cs)
     values: dict[str, Any] = {
         "decision": data.decision.value,
-        "decided_by": data.decided_by,
+        "decided_by": current_principal().actor,
         "decided_at": utcnow(),
     }
     if data.note is not None:
@@ -693,8 +693,12 @@ class _Work:
     proposed: dict[str, Any]
 
 
-def apply(session: Session, change_set_id: int, *, author: str | None = None) -> ApplyOut:
-    """Carry out every accepted item in this one transaction (all or nothing); 409 if anything is unsettled."""
+def apply(session: Session, change_set_id: int) -> ApplyOut:
+    """Carry out every accepted item in this one transaction (all or nothing); 409 if anything is unsettled.
+
+    The caller (its key's owner) is recorded as ``applied_by`` and as the author of every revision.
+    """
+    author = current_principal().actor
     cs = _require(session, change_set_id)
     _require_draft(cs)
     now = utcnow()

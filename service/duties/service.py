@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from loaders.text import normalize_text
 from service import audit
-from service.auth.context import require_department
+from service.auth.context import current_principal, require_department
+from service.auth.rules import IndicatorClaim, require_indicator_owner
 from service.duties import repository as repo
 from service.duties.schemas import DepartmentIn, MeasuredIn, MeasuredOut, MeasuredPatch
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -43,6 +44,19 @@ def _codes_to_ids(session: Session, codes: Sequence[str]) -> list[int]:
     return [ids[c] for c in codes]
 
 
+def _require_linkable(session: Session, codes: Sequence[str], ids: Sequence[int], before: Sequence[int]) -> None:
+    """Every indicator a duty or goal newly links must be the caller's to write (the MEASURES link is part
+    of the indicator); dropping a link from one's own duty or goal is the department's own business."""
+    refs = Refs(session)
+    owners = {i.id: refs.department_code(i.department_id) for i in _indicators(session, ids)}
+    claims = [
+        IndicatorClaim(f"indicators[{k}]", code, owners.get(iid))
+        for k, (code, iid) in enumerate(zip(codes, ids, strict=True))
+        if iid not in set(before)
+    ]
+    require_indicator_owner(current_principal(), claims, doing="关联到本部门的职责或战略目标")
+
+
 def _out(session: Session, item: Duty | StrategicGoal, which: Which, dept_code: str) -> MeasuredOut:
     assert item.id is not None
     ids = (
@@ -74,6 +88,7 @@ def create_item(session: Session, dept_code: str, which: Which, data: MeasuredIn
     assert dept.id is not None
     require_department(dept.code, f"add a {which}")
     ids = _codes_to_ids(session, data.indicators)
+    _require_linkable(session, data.indicators, ids, ())
     name = normalize_text(data.name)
     item: Duty | StrategicGoal = (
         Duty(department_id=dept.id, name=name, description=data.description)
@@ -96,12 +111,16 @@ def _get(session: Session, which: Which, item_id: int) -> Duty | StrategicGoal:
     return item
 
 
-def _set_links(session: Session, which: Which, item_id: int, indicator_ids: Sequence[int]) -> None:
-    before = (
+def _linked(session: Session, which: Which, item_id: int) -> Sequence[int]:
+    return (
         repo.indicator_ids_for_duty(session, item_id)
         if which == "duty"
         else repo.indicator_ids_for_goal(session, item_id)
     )
+
+
+def _set_links(session: Session, which: Which, item_id: int, indicator_ids: Sequence[int]) -> None:
+    before = _linked(session, which, item_id)
     if which == "duty":
         repo.set_duty_links(session, item_id, indicator_ids)
     else:
@@ -130,7 +149,9 @@ def update_item(session: Session, which: Which, item_id: int, patch: MeasuredPat
     session.flush()
     assert item.id is not None
     if patch.indicators is not None:
-        _set_links(session, which, item.id, _codes_to_ids(session, patch.indicators))
+        ids = _codes_to_ids(session, patch.indicators)
+        _require_linkable(session, patch.indicators, ids, _linked(session, which, item.id))
+        _set_links(session, which, item.id, ids)
     record(session, _ENTITY[which], [item.id])
     dept = session.get(Department, item.department_id)
     assert dept is not None
@@ -140,11 +161,7 @@ def update_item(session: Session, which: Which, item_id: int, patch: MeasuredPat
 def delete_item(session: Session, which: Which, item_id: int) -> None:
     """Only an unmeasured duty/goal can be deleted; otherwise unlink its indicators first (409)."""
     item = _get(session, which, item_id)
-    linked = (
-        repo.indicator_ids_for_duty(session, item_id)
-        if which == "duty"
-        else repo.indicator_ids_for_goal(session, item_id)
-    )
+    linked = _linked(session, which, item_id)
     if linked:
         raise Conflict(
             f"{len(linked)} indicator(s) still measure it; unlink them first (PATCH indicators: [])"

@@ -120,7 +120,7 @@ def update_indicator(
     operation_id="retireIndicator",
     dependencies=[Depends(CATALOGUE_WRITE)],
     response_model=IndicatorOut,
-    responses=problem_responses(404, 412),
+    responses=problem_responses(404, 412, 428),
 )
 def retire_indicator(
     code: str,

@@ -16,13 +16,14 @@ from loaders.levels import LevelMapping, map_levels
 from service import audit
 from service.auth.context import current_principal
 from service.domain import COMPARATOR_SYMBOLS, IndicatorStatus, Kind
-from service.errors import FieldError, NotFound, PreconditionFailed, PreconditionRequired, ValidationFailed
+from service.errors import FieldError, NotFound, PreconditionFailed, ValidationFailed
 from service.indicators import repository as repo
 from service.indicators.schemas import IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
 from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import BasisMatcher
 from service.models import Indicator, utcnow
 from service.outbox.service import Entity, record
+from service.preconditions import require_if_match
 from service.search.index import IndexDoc, SearchIndex
 from service.taxonomy.service import Refs
 from service.versions.service import Provenance, as_utc, check_transition, record_indicators
@@ -437,16 +438,13 @@ def draft_of(ind: Indicator, refs: Refs, *, basis_clause: str | None) -> dict[st
 
 
 def check_if_match(ind: Indicator, if_match: str | None, *, required: bool) -> None:
-    if if_match is None:
-        if required:
-            raise PreconditionRequired("This request needs an If-Match header with the indicator's ETag")
-        return
-    candidates = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in candidates and etag(ind) not in candidates:
-        raise PreconditionFailed(
-            f"Indicator {ind.code} has changed (current ETag {etag(ind)}); reload it and apply your change again",
-            extra={"current_etag": etag(ind)},
-        )
+    require_if_match(
+        etag(ind),
+        if_match,
+        what="indicator",
+        required=required,
+        stale=f"Indicator {ind.code} has changed (current ETag {etag(ind)}); reload it and apply your change again",
+    )
 
 
 def patch_indicator(

@@ -124,6 +124,7 @@ def run_checks(
     for item in items:
         start = len(ctx.findings)
         if item.action == ItemAction.retire:
+            _current_owner(ctx, item)  # a retirement is judged on whose indicator it is, as a revision is
             _usage(ctx, item)
             continue
         _required(ctx, item)
@@ -187,16 +188,7 @@ def _ownership(ctx: _Context, item: CheckItem, d: IndicatorDraft) -> None:
                 "department",
                 f"指标归属部门「{named.name}」({named.code})不是提案部门 {ctx.department_code}",
             )
-    if item.current is not None and item.current.department_id is not None:
-        owner = refs.departments.get(item.current.department_id)
-        if owner is not None and owner.code != ctx.department_code:
-            ctx.add(
-                item,
-                "ownership",
-                Severity.error,
-                "department",
-                f"指标 {item.code} 属于部门「{owner.name}」({owner.code}),不能由 {ctx.department_code} 提出修改",
-            )
+    _current_owner(ctx, item)
     if d.kind == Kind.common and not ctx.proposer_is_finance and "kind" in item.changed:
         ctx.add(
             item,
@@ -213,6 +205,23 @@ def _ownership(ctx: _Context, item: CheckItem, d: IndicatorDraft) -> None:
             Severity.warning,
             "kind",
             f"指标类别 {d.kind.value} 与一级指标「{d.level1}」所示的 {hint.value} 不一致",
+        )
+
+
+def _current_owner(ctx: _Context, item: CheckItem) -> None:
+    """An existing indicator is changed by its own department's proposals (finance's scope is checked
+    when the proposal is written: ``service.auth.rules``)."""
+    if item.current is None or item.current.department_id is None:
+        return
+    owner = ctx.refs.departments.get(item.current.department_id)
+    if owner is not None and owner.code != ctx.department_code:
+        doing = "停用" if item.action == ItemAction.retire else "修改"
+        ctx.add(
+            item,
+            "ownership",
+            Severity.error,
+            "department",
+            f"指标 {item.code} 属于部门「{owner.name}」({owner.code}),不能由 {ctx.department_code} 提出{doing}",
         )
 
 

@@ -142,7 +142,7 @@ def patch_proposal(
     operation_id="submitProposal",
     dependencies=[Depends(PROPOSE)],
     response_model=ProposalOut,
-    responses=problem_responses(403, 404, 409, 412, 422),
+    responses=problem_responses(403, 404, 409, 412, 422, 428),
 )
 def submit_proposal(
     proposal_id: EntityId, session: SessionDep, engine: SuggestDep, response: Response, if_match: IfMatch = None
@@ -158,7 +158,7 @@ def submit_proposal(
     operation_id="withdrawProposal",
     dependencies=[Depends(PROPOSE)],
     response_model=ProposalOut,
-    responses=problem_responses(403, 404, 409, 412),
+    responses=problem_responses(403, 404, 409, 412, 428),
 )
 def withdraw_proposal(
     proposal_id: EntityId, session: SessionDep, response: Response, if_match: IfMatch = None

@@ -25,7 +25,8 @@ from loaders.readers import LoadError, RawRecord, detect_format, read_records
 from service import audit
 from service.auth import repository as auth_repo
 from service.auth.context import current_principal, require_department
-from service.auth.principal import Principal, Role
+from service.auth.principal import SYSTEM, Principal, Role
+from service.auth.rules import IndicatorClaim, require_indicator_owner
 from service.change_sets import repository as change_set_repo
 from service.changes.service import Event, EventType, emit
 from service.domain import (
@@ -43,7 +44,6 @@ from service.errors import (
     Forbidden,
     NotFound,
     PreconditionFailed,
-    PreconditionRequired,
     ValidationFailed,
 )
 from service.indicators import repository as indicator_repo
@@ -60,6 +60,7 @@ from service.models import (
     ProposalReviewer,
     utcnow,
 )
+from service.preconditions import require_if_match
 from service.proposals import repository as repo
 from service.proposals.checks import CheckItem, run_checks
 from service.proposals.schemas import (
@@ -125,16 +126,13 @@ def _require(session: Session, proposal_id: int) -> Proposal:
 
 
 def _check_if_match(p: Proposal, if_match: str | None, *, required: bool) -> None:
-    if if_match is None:
-        if required:
-            raise PreconditionRequired("This request needs an If-Match header with the proposal's ETag")
-        return
-    candidates = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in candidates and etag(p) not in candidates:
-        raise PreconditionFailed(
-            f"Proposal {p.id} has changed (current ETag {etag(p)}); reload it and try again",
-            extra={"current_etag": etag(p)},
-        )
+    require_if_match(
+        etag(p),
+        if_match,
+        what="proposal",
+        required=required,
+        stale=f"Proposal {p.id} has changed (current ETag {etag(p)}); reload it and try again",
+    )
 
 
 def _next_state(p: Proposal, move: ProposalMove) -> ProposalState:
@@ -281,16 +279,21 @@ def _validate_items(
     items: Sequence[ProposalItemIn],
     department_code: str,
     *,
+    acting: Principal,
     locate: Locate = _json_locate,
     only_changes: bool = False,
 ) -> list[_Valid]:
-    """Every item validated before anything is stored: one bad item fails the request (422), naming each.
+    """Every item validated before anything is stored: one bad item fails the request (422), naming each;
+    then every indicator an item would write must be ``acting``'s to write (403 naming each, else).
 
     ``only_changes`` (tables): revise rows keep only the fields they change, and unchanged rows drop out.
+    ``acting`` is whom the items are written for: the caller, or at approval the proposer.
     """
     out: list[_Valid] = []
     errors: list[FieldError] = []
+    claims: list[IndicatorClaim] = []
     seen: dict[str, int] = {}
+    refs = Refs(session)
     for index, item in enumerate(items):
         valid, problems = _validate_item(session, item, department_code, only_changes=only_changes)
         for sub, message in problems:
@@ -298,6 +301,7 @@ def _validate_items(
             errors.append(FieldError(field=field, message=message, row=row))
         if valid is None:
             continue
+        claims += _claims(refs, valid, index, locate)
         if valid.code is not None:
             if valid.code in seen:
                 field, row = locate(index, "indicator_code")
@@ -310,6 +314,19 @@ def _validate_items(
         raise ValidationFailed(
             f"{len(errors)} problem(s) in the proposal's items; nothing was stored", errors=errors[:1000]
         )
+    require_indicator_owner(acting, claims, doing="提出新增、修改或停用")
+    return out
+
+
+def _claims(refs: Refs, v: _Valid, index: int, locate: Locate) -> list[IndicatorClaim]:
+    """The indicators one item writes: the one it revises or retires, and the department it gives one."""
+    out: list[IndicatorClaim] = []
+    if v.current is not None:  # revise, retire: whoever owns it now
+        field, row = locate(index, "indicator_code")
+        out.append(IndicatorClaim(field, v.code, refs.department_code(v.current.department_id), row))
+    if v.draft is not None and (v.action == ItemAction.create or "department" in v.fields):
+        field, row = locate(index, "fields.department")  # create, or a move: the owner it will have
+        out.append(IndicatorClaim(field, v.code, refs.owner_code(v.draft.department), row))
     return out
 
 
@@ -353,7 +370,7 @@ def _item_row(proposal_id: int, seq: int, v: _Valid) -> ProposalItem:
 def create_proposal(session: Session, data: ProposalIn) -> tuple[ProposalOut, str]:
     """A draft proposal; every item is validated first (422 naming ``items[i].fields.<name>``)."""
     _require_department(session, data.department_code)
-    valid = _validate_items(session, data.items, data.department_code)
+    valid = _validate_items(session, data.items, data.department_code, acting=current_principal())
     return get_proposal(session, _open(session, data.title, data.department_code, data.reason, valid))
 
 
@@ -390,7 +407,9 @@ def import_proposal(
         name = sub.removeprefix("fields.")
         return ("code" if name == "indicator_code" else name), rows[index]
 
-    valid = _validate_items(session, items, department_code, locate=locate, only_changes=True)
+    valid = _validate_items(
+        session, items, department_code, acting=current_principal(), locate=locate, only_changes=True
+    )
     if not valid:
         raise ValidationFailed(
             "The table proposes nothing", errors=[FieldError(field=None, message="no rows")]
@@ -474,7 +493,7 @@ def _replace_items(session: Session, p: Proposal, edits: Sequence[ProposalItemEd
     ]
     if errors:
         raise ValidationFailed("The items do not match the proposal's", errors=errors)
-    valid = _validate_items(session, edits, p.department_code)
+    valid = _validate_items(session, edits, p.department_code, acting=current_principal())
     audit.record(  # Core updates and deletes below: the items' before and after go to the trail here
         session,
         entity_type="proposal",
@@ -509,9 +528,10 @@ def _replace_items(session: Session, p: Proposal, edits: Sequence[ProposalItemEd
 
 
 def _check_now(
-    session: Session, p: Proposal, engine: SuggestEngine, *, proposer_is_finance: bool
+    session: Session, p: Proposal, engine: SuggestEngine, *, acting: Principal
 ) -> tuple[list[ProposalItem], list[_Valid], list[Finding]]:
-    """Validate the stored items again and run every check against today's catalogue."""
+    """Validate the stored items again (ownership too: an indicator may have changed owner since) and
+    run every check against today's catalogue."""
     assert p.id is not None
     stored = list(repo.items(session, p.id))
     valid = _validate_items(
@@ -519,6 +539,7 @@ def _check_now(
         [ProposalItemIn(action=ItemAction(i.action), indicator_code=i.indicator_code, fields=i.fields,
                         reason=i.reason) for i in stored],
         p.department_code,
+        acting=acting,
     )  # fmt: skip
     findings = run_checks(
         session,
@@ -529,16 +550,29 @@ def _check_now(
                       current=v.current)
             for i, v in zip(stored, valid, strict=True)
         ],
-        proposer_is_finance=proposer_is_finance,
+        proposer_is_finance=acting.is_finance(),
     )  # fmt: skip
     return stored, valid, findings
 
 
+def _proposer(session: Session, p: Proposal) -> Principal:
+    """The proposer as their key made them (role, departments): approval writes on their behalf.
+
+    No key id: proposed outside a request (``SYSTEM``, the command line). A key id whose row is gone
+    (rows are never deleted, so only in a damaged database): the narrowest reading, an editor of the
+    proposing department.
+    """
+    if p.proposer_key_id is None:
+        return SYSTEM
+    key = auth_repo.get(session, p.proposer_key_id)
+    if key is None:
+        return Principal(actor=p.proposer, role=Role.editor, departments=frozenset({p.department_code}))
+    return Principal(actor=key.owner, role=Role(key.role), key_id=key.id, departments=frozenset(key.departments))
+
+
 def _refuse_new_errors(session: Session, p: Proposal, engine: SuggestEngine) -> None:
     """The catalogue may have moved since submission (a basis repealed, a duplicate created): check again."""
-    key = auth_repo.get(session, p.proposer_key_id) if p.proposer_key_id else None
-    finance = key is not None and key.role in (Role.admin.value, Role.steward.value)
-    _, _, findings = _check_now(session, p, engine, proposer_is_finance=finance)
+    _, _, findings = _check_now(session, p, engine, acting=_proposer(session, p))
     blocking = [f.model_dump(mode="json") for f in findings if f.severity == Severity.error]
     if blocking:
         raise Conflict(
@@ -557,9 +591,7 @@ def submit(
     require_department(p.department_code, "submit this proposal")
     _check_if_match(p, if_match, required=False)
     to = _next_state(p, ProposalMove.submit)
-    stored, valid, findings = _check_now(
-        session, p, engine, proposer_is_finance=current_principal().is_finance()
-    )
+    stored, valid, findings = _check_now(session, p, engine, acting=current_principal())
     principal = current_principal()
     for i, v in zip(stored, valid, strict=True):
         assert i.id is not None

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from service.auth.context import current_principal
 from service.changes.service import Event, EventType, emit
 from service.errors import Conflict, FieldError, ValidationFailed
 from service.indicators import repository as indicator_repo
@@ -97,8 +98,11 @@ def _release_out(rel: Release) -> ReleaseOut:
     )
 
 
-def create_release(session: Session, draft: ReleaseDraft, *, author: str | None = None) -> ReleaseOut:
-    """Freeze the published set under a new name (409 if taken) and announce it on the change feed."""
+def create_release(session: Session, draft: ReleaseDraft) -> ReleaseOut:
+    """Freeze the published set under a new name (409 if taken) and announce it on the change feed.
+
+    Its author is the caller (the key's owner; ``system`` outside a request)."""
+    author = current_principal().actor
     # Taking the change number first holds the catalogue's writer lock: no write is half done while the
     # set is frozen, and every revision recorded before has a smaller number than the release.
     seq = indicator_repo.bump_change_seq(session)

@@ -147,6 +147,16 @@ class Refs:
         return self.sectors[sector_id].name if sector_id in self.sectors else None
 
     # --- departments ------------------------------------------------------
+    def department_code(self, department_id: int | None) -> str | None:
+        """The code of a department by id (None for none): what the ownership rule compares."""
+        dept = self.departments.get(department_id) if department_id is not None else None
+        return dept.code if dept else None
+
+    def owner_code(self, name_or_code: str | None) -> str | None:
+        """The code a department named by name or code would be stored under (unknown: as given)."""
+        found = self.department_id(name_or_code, create=False)
+        return self.department_code(found) if found is not None else name_or_code
+
     def department_id(self, name_or_code: str | None, *, create: bool = True) -> int | None:
         if not name_or_code:
             return None

@@ -316,7 +316,7 @@ def _patch_change_set(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], No
     r = w.client.patch(
         f"/v1/change-sets/{w.ids['change_set']}",
         json={"summary": "限值复核后调整"},
-        headers={"If-Match": "*"},
+        headers={"If-Match": w.client.get(f"/v1/change-sets/{w.ids['change_set']}").headers["etag"]},
     )
 
     def check(entries: list[dict[str, Any]]) -> None:
@@ -344,11 +344,17 @@ def _settle(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], None]]:
     return r, check
 
 
+def _item_etag(w: Walk) -> str:
+    items = w.client.get(f"/v1/change-sets/{w.ids['change_set']}").json()["items"]
+    version = next(i["version"] for i in items if i["id"] == w.ids["item"])
+    return f'"csi{w.ids["item"]}.v{version}"'
+
+
 def _patch_item(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], None]]:
     r = w.client.patch(
         f"/v1/change-sets/{w.ids['change_set']}/items/{w.ids['item']}",
         json={"note": "条款核对无误"},
-        headers={"If-Match": "*"},
+        headers={"If-Match": _item_etag(w)},
     )
 
     def check(entries: list[dict[str, Any]]) -> None:
@@ -361,7 +367,7 @@ def _patch_item(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], None]]:
 
 
 def _apply(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], None]]:
-    r = w.client.post(f"/v1/change-sets/{w.ids['change_set']}/apply", json={"author": "复核人"})
+    r = w.client.post(f"/v1/change-sets/{w.ids['change_set']}/apply")
 
     def check(entries: list[dict[str, Any]]) -> None:
         e = _one(entries, "change_set", "apply")

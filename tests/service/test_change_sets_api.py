@@ -220,12 +220,12 @@ class TestNewEdition:
         assert settled.json()["updated"] == 2
         assert settled.json()["counts"]["by_decision"] == {"pending": 0, "accepted": 3, "rejected": 0}
 
-        r = client.post(f"/v1/change-sets/{cs['id']}/apply", json={"author": "水利厅审核员"})
+        r = client.post(f"/v1/change-sets/{cs['id']}/apply")  # applied by the key's owner, never a body field
         assert r.status_code == 200, r.text
         assert (r.json()["applied"], r.json()["revised"], r.json()["rejected"]) == (3, 3, 0)
         applied = r.json()["change_set"]
         assert applied["status"] == "applied"
-        assert applied["applied_by"] == "水利厅审核员"
+        assert applied["applied_by"] == "test-admin"
 
         for code in (w.on_2022, w.on_2006, w.on_both):
             now = client.get(f"/v1/indicators/{code}").json()
@@ -235,7 +235,7 @@ class TestNewEdition:
             assert last["change_set_id"] == cs["id"]
             assert last["valid_from"].startswith("2027-01-01")
             assert last["reason"] == "GB 5749-2022 → GB 5749-2027: 浑浊度等8项限值调整 (effective 2027-01-01)"
-            assert last["author"] == "水利厅审核员"
+            assert last["author"] == "test-admin"
         a = client.get(f"/v1/indicators/{w.on_2022}").json()
         assert a["value"] == 98
         assert a["legal_bases"][0]["clause"] == "第4.1条"
@@ -440,7 +440,7 @@ class TestRepeal:
         nowhere = client.patch(
             f"/v1/change-sets/{cs['id']}/items/{retire['id']}",
             json={"action": "rebase"},
-            headers={"If-Match": "*"},
+            headers={"If-Match": f'"csi{retire["id"]}.v1"'},
         )
         assert nowhere.status_code == 422  # a rebase names the edition to rest on
         assert nowhere.json()["errors"][0]["field"] == "proposed.legal_basis_id"
@@ -495,7 +495,7 @@ APPLY_SCRIPT = textwrap.dedent(
                 time.sleep(120)
 
     with Session(engine) as session:
-        service.apply(session, change_set_id, author="killed")
+        service.apply(session, change_set_id)
         session.commit()
     """
 )
