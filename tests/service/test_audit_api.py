@@ -406,7 +406,9 @@ def _retire(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], None]]:
 def _create_key(w: Walk) -> tuple[Any, Callable[[list[dict[str, Any]]], None]]:
     r = w.client.post("/v1/keys", json={"owner": "审计员", "role": "steward"})
     w.ids["key"] = r.json().get("id")
-    secret = r.json().get("token", "").split("_")[-1]
+    # icat_<id>_<secret>: the secret is url-safe base64 and may itself hold "_", so split twice only
+    # (the last fragment alone can be a few characters that turn up in the dump by chance).
+    secret = r.json().get("token", "").split("_", 2)[-1]
 
     def check(entries: list[dict[str, Any]]) -> None:
         e = _one(entries, "api_key", "create")
