@@ -5,6 +5,17 @@ new state is snapshotted, compared with the newest revision, and — when someth
 revision is appended (numbered, classified, dated, explained) and announced on the change feed.
 A revision is valid from its ``valid_from`` until the next one's; as-of reads pick the newest
 revision valid before the end of the asked day.
+
+Dating (``effective_from_for``): a change takes effect when asked (a change set's effective day,
+otherwise now) but never before the newest revision, so ``valid_from`` never decreases with the
+revision number. "The revision in force at t" — the greatest ``valid_from`` ≤ t, ties to the higher
+number — is then simply the highest number valid by t, which is what every reader (SQL, the graph
+projection's ``valid_to``, releases) computes. While a revision is scheduled (valid from a future
+day) the live row already holds its content, and so does the snapshot of any edit made on top of
+it: such an edit is dated with the scheduled revision and supersedes it from that day (same
+``valid_from``, higher number; the scheduled one keeps an empty interval in history). Dated today,
+it would show the scheduled content early. An indicator with a scheduled revision therefore stays
+editable; carrying today's edits into today's state as well is the bitemporal model's job.
 """
 
 from __future__ import annotations
@@ -85,6 +96,17 @@ def end_of(day: date) -> datetime:
     return start_of(day + timedelta(days=1))
 
 
+def effective_from_for(asked: datetime, newest: datetime | None) -> datetime:
+    """When a change takes effect: when asked, or with the newest revision if that one is later.
+
+    See the module docstring: a newest revision valid from a later day is scheduled (or a change
+    set dated before edits recorded since), and the change joins it rather than being refused —
+    a refusal made every later edit, retirement and import of that indicator impossible.
+    """
+    asked = as_utc(asked)
+    return asked if newest is None else max(asked, as_utc(newest))
+
+
 # An indicator's legal bases are its links (which document, which clause); the linked document's own
 # record (title, status after a new edition or a repeal) has its own history and is no edit of the indicator.
 _LINK_KEYS = ("id", "clause", "note")
@@ -145,8 +167,8 @@ def record_indicators(
 ) -> list[int]:
     """Append a revision for each indicator whose content differs from its newest revision.
 
-    Returns the ids that got one. A change dated before the indicator's newest revision is refused
-    (409): history is a line, and a back-dated edit would silently rewrite what earlier reads showed.
+    Returns the ids that got one. A change asked for a day before the indicator's newest revision
+    takes effect with that revision (``effective_from_for``): history stays a line in valid time.
     ``known`` may hold the fresh state of some of them (attribute access like the model), as an
     import has for the rows it just inserted, to save reading them back.
     """
@@ -184,12 +206,7 @@ def _record_chunk(
             fields = changed_fields(head.snapshot, snap)
             if not fields:
                 continue
-            if valid_from < as_utc(head.valid_from):
-                raise Conflict(
-                    f"Indicator {ind.code}: the change would take effect {valid_from.date()}, before its "
-                    f"revision {head.number} (in force from {as_utc(head.valid_from).date()}); date it later",
-                    extra={"code": ind.code, "revision": head.number},
-                )
+            valid_from = effective_from_for(valid_from, head.valid_from)
             number, change = head.number + 1, classify(fields)
         rows.append(
             {
@@ -259,6 +276,8 @@ def record_bases(
         valid_from = as_utc(prov.valid_from) if prov.valid_from else now
         if head is None and prov.valid_from is None and snap.get("effective_on"):
             valid_from = start_of(date.fromisoformat(snap["effective_on"]))
+        # E.g. a repeal dated today of an edition that takes effect next year: repealed from that day.
+        valid_from = effective_from_for(valid_from, head.valid_from if head else None)
         rows.append(
             {
                 "legal_basis_id": bid,
