@@ -20,6 +20,7 @@ editable; carrying today's edits into today's state as well is the bitemporal mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -92,7 +93,13 @@ def start_of(day: date) -> datetime:
 
 
 def end_of(day: date) -> datetime:
-    """As-of a date means at the end of that day: changes effective that day are included."""
+    """As-of a date means at the end of that day: changes effective that day are included.
+
+    Reads compare ``valid_from < end_of(day)``. The last calendar day (9999-12-31, "the far
+    future") has no next day to start: its end is the last representable instant instead.
+    """
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
     return start_of(day + timedelta(days=1))
 
 
@@ -410,6 +417,18 @@ def diff(session: Session, code: str, a: int, b: int) -> RevisionDiff:
     )
 
 
+@dataclass(frozen=True)
+class Past:
+    """Which past a read asks for: the end of a day, a published release, or neither (today)."""
+
+    as_of: date | None = None
+    release: str | None = None
+
+    @property
+    def asked(self) -> bool:
+        return self.as_of is not None or self.release is not None
+
+
 def check_one_of(release: str | None, as_of: object | None) -> None:
     """A read is as of a release or as of a date, not both (422)."""
     if release is not None and as_of is not None:
@@ -422,15 +441,27 @@ def check_one_of(release: str | None, as_of: object | None) -> None:
         )
 
 
+# ASCII digits only: ``\d`` alone also matches other scripts' digits, which ``fromisoformat`` refuses.
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+AS_OF_FORMAT = "as_of must be a calendar date written YYYY-MM-DD (0001-01-01 to 9999-12-31)"
+
+
 def parse_as_of(as_of: str | None) -> date | None:
+    """The one reading of ``?as_of=`` (``service.deps.PastDep`` hands it to every route).
+
+    Every calendar date is accepted, the last one meaning the far future (see ``end_of``); anything
+    else — including the other ISO 8601 spellings ``fromisoformat`` would take, 20261208 or
+    2026-W50-2 — is one and the same 422.
+    """
     if as_of is None:
         return None
     try:
+        if not _ISO_DAY.fullmatch(as_of):
+            raise ValueError(as_of)
         return date.fromisoformat(as_of)
     except ValueError as exc:
         raise ValidationFailed(
-            "as_of must be a date (YYYY-MM-DD)",
-            errors=[FieldError(field="as_of", message=f"not a date: {as_of}")],
+            AS_OF_FORMAT, errors=[FieldError(field="as_of", message="not a calendar date YYYY-MM-DD")]
         ) from exc
 
 
