@@ -18,6 +18,7 @@ from service.releases.service import PastIndexes
 from service.search.index import SearchIndex
 from service.settings import Settings
 from service.suggest.engine import SuggestEngine
+from service.versions.service import Past, check_one_of, parse_as_of
 
 
 @dataclass
@@ -88,13 +89,36 @@ MAX_INT = 2**31 - 1
 EntityId = Annotated[int, Path(ge=1, le=MAX_INT)]
 OffsetParam = Annotated[int, Query(ge=0, le=MAX_INT)]
 
-AsOfParam = Annotated[
-    str | None,
-    Query(max_length=10, description="YYYY-MM-DD: the catalogue as it stood at the end of that day"),
-]
-ReleaseParam = Annotated[
-    str | None, Query(max_length=64, description="name of a published release, e.g. 2026.1")
-]
+
+async def past_read(
+    as_of: Annotated[
+        str | None,
+        # Checked by ``parse_as_of`` alone, so that every malformed date gets the same 422 (a
+        # max_length here would answer over-long ones with another); the schema still says what fits.
+        Query(
+            description="YYYY-MM-DD: the catalogue as it stood at the end of that day (9999-12-31: the far future)",
+            json_schema_extra={"format": "date", "maxLength": 10},
+        ),
+    ] = None,
+    release: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="name of a published release, e.g. 2026.1 (the graph reads it as of its effective date)",
+        ),
+    ] = None,
+) -> Past:
+    """The one parser of ``?as_of=`` and ``?release=``: every route that reads the past takes this.
+
+    Same bounds and the same problem+json everywhere: a malformed date is a 422 naming ``as_of``,
+    both at once a 422 naming both. A release name is looked up (404 if unknown) by the service.
+    """
+    # async: parsing never blocks, and a sync dependency costs a thread-pool hop.
+    check_one_of(release, as_of)
+    return Past(as_of=parse_as_of(as_of), release=release)
+
+
+PastDep = Annotated[Past, Depends(past_read)]
 
 StateDep = Annotated[AppState, Depends(get_state)]
 # scope="function": the unit of work commits (and the write turn ends) before the response is sent.

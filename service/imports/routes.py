@@ -12,11 +12,10 @@ from starlette.datastructures import UploadFile
 
 from loaders.writers import ExportProfile, write_csv, write_jsonl, write_xlsx
 from service.auth.access import CATALOGUE_WRITE, READ
-from service.deps import AsOfParam, ReleaseParam, SessionDep, StateDep
+from service.deps import PastDep, SessionDep, StateDep
 from service.errors import FieldError, PayloadTooLarge, ValidationFailed, problem_responses
 from service.imports import service
 from service.security.headers import attachment
-from service.versions.service import parse_as_of
 
 router = APIRouter(prefix="/v1", tags=["import-export"])
 
@@ -123,17 +122,18 @@ def export_indicators(
     format: ExportFormat = ExportFormat.jsonl,
     profile: ExportProfile = ExportProfile.canonical,
     include_retired: Annotated[bool, Query()] = True,
-    release: ReleaseParam = None,
-    as_of: AsOfParam = None,
+    *,
+    past: PastDep,
 ) -> Response:
     """The catalogue as JSONL, CSV or XLSX; ``profile=platform`` uses the platform's column codes.
 
     Today's catalogue, or with ``release`` / ``as_of`` the one frozen in a release or in force at the end of a day.
     """
-    if release is not None or as_of is not None:
-        day = parse_as_of(as_of)
+    if past.asked:
         rows = list(
-            service.export_rows_at(session, release=release, as_of=day, include_retired=include_retired)
+            service.export_rows_at(
+                session, release=past.release, as_of=past.as_of, include_retired=include_retired
+            )
         )
     else:
         rows = list(service.export_rows(session, include_retired=include_retired))
@@ -143,7 +143,7 @@ def export_indicators(
         body = write_csv(rows, profile=profile)
     else:
         body = write_xlsx(rows, profile=profile)
-    stamp = release or (as_of or "").replace("-", "") or f"{date.today():%Y%m%d}"
+    stamp = past.release or (past.as_of or date.today()).strftime("%Y%m%d")
     filename = f"indicators-{stamp}-{profile.value}.{format.value}"
     return Response(
         body, media_type=_MEDIA[format], headers={"Content-Disposition": attachment(filename)}

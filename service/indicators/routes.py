@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from service.auth.access import CATALOGUE_WRITE, PUBLIC_READ
-from service.deps import AsOfParam, IndexDep, PastIndexesDep, ReleaseParam, SessionDep
+from service.deps import IndexDep, PastDep, PastIndexesDep, SessionDep
 from service.errors import problem_responses
 from service.indicators import service
 from service.indicators.schemas import IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
@@ -42,8 +42,8 @@ def list_indicators(
     status_: Annotated[list[str] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    as_of: AsOfParam = None,
-    release: ReleaseParam = None,
+    *,
+    past: PastDep,
 ) -> IndicatorPage:
     """Search and browse: full text, filters, facet counts, cursor pagination.
 
@@ -53,9 +53,8 @@ def list_indicators(
         q=q, kind=kind, sector=sector, department=department, level1=level1, level2=level2,
         category=category, basis=basis, status=status_, limit=limit, cursor=cursor,
     )  # fmt: skip
-    if as_of is not None or release is not None:
-        day = versions.parse_as_of(as_of)
-        return releases.search_past(session, index, past_indexes, params, release=release, as_of=day)
+    if past.asked:
+        return releases.search_past(session, index, past_indexes, params, release=past.release, as_of=past.as_of)
     return service.search(session, index, params)
 
 
@@ -67,15 +66,15 @@ def list_indicators(
     responses=problem_responses(404, 422),
 )
 def get_indicator(
-    code: str, session: SessionDep, response: Response, as_of: AsOfParam = None, release: ReleaseParam = None
+    code: str, session: SessionDep, response: Response, past: PastDep
 ) -> IndicatorOut:
     """One indicator with its legal bases and clauses; the ETag guards later edits.
 
     With ``as_of`` or ``release`` the answer is the revision in force then (no ETag: history is read-only).
     """
-    if as_of is not None or release is not None:
-        past = versions.indicator_at(session, code, as_of=versions.parse_as_of(as_of), release=release)
-        return service.require_visible(past)
+    if past.asked:
+        then = versions.indicator_at(session, code, as_of=past.as_of, release=past.release)
+        return service.require_visible(then)
     out, tag = service.get_indicator(session, code)
     response.headers["ETag"] = tag
     return out

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from graph.results import DepartmentProfile, Impact, RelatedIndicator, Subgraph
 from service.auth.access import READ
-from service.deps import AsOfParam, EntityId, OffsetParam, SessionDep
+from service.deps import EntityId, OffsetParam, PastDep, SessionDep
 from service.errors import problem_responses
 from service.knowledge.runtime import GraphRuntime
 from service.knowledge.service import as_of_instant
@@ -22,12 +22,6 @@ def get_graph(request: Request) -> GraphRuntime:
 
 
 GraphDep = Annotated[GraphRuntime, Depends(get_graph)]
-# The graph reads a release as the instant of its effective date, hence its own description.
-GraphReleaseParam = Annotated[
-    str | None,
-    Query(max_length=64, description="name of a published release: the graph as of its effective date"),
-]
-
 
 @router.get(
     "/graph/neighbourhood",
@@ -43,15 +37,15 @@ def neighbourhood(
     session: SessionDep,
     depth: Annotated[int, Query(ge=1, le=3)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    as_of: AsOfParam = None,
-    release: GraphReleaseParam = None,
+    *,
+    past: PastDep,
 ) -> Subgraph:
     """Nodes and edges around one node, capped, for drawing.
 
     With ``as_of`` or ``release``, BASED_ON links and indicator names/status are those of the
     revisions in force then; other relationships are today's.
     """
-    at = as_of_instant(session, as_of=as_of, release=release)
+    at = as_of_instant(session, past)
     result, backend = graph.read(lambda g: g.neighbourhood(node, depth=depth, limit=limit, as_of=at))
     response.headers["X-Graph-Backend"] = backend
     return result
@@ -71,15 +65,15 @@ def impact(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: OffsetParam = 0,
-    as_of: AsOfParam = None,
-    release: GraphReleaseParam = None,
+    *,
+    past: PastDep,
 ) -> Impact:
     """Indicators resting on this basis or any edition of its chain, by department, with their targets.
 
     With ``as_of`` or ``release``: the chain as it existed then and the indicators whose revision
     in force then rested on it, with that revision's name, status and clauses.
     """
-    at = as_of_instant(session, as_of=as_of, release=release)
+    at = as_of_instant(session, past)
     result, backend = graph.read(lambda g: g.impact(basis_id, limit=limit, offset=offset, as_of=at))
     response.headers["X-Graph-Backend"] = backend
     return result

@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from service.auth.access import QUALITY
-from service.deps import AsOfParam, ReleaseParam, SessionDep
+from service.deps import PastDep, SessionDep
 from service.domain import IndicatorStatus
 from service.errors import problem_responses
 from service.quality import service
 from service.quality.schemas import QualityReport
-from service.versions.service import parse_as_of
 
 router = APIRouter(prefix="/v1/quality", tags=["quality"])
 
@@ -37,8 +36,8 @@ def catalogue_quality(
         float, Query(ge=0.75, le=1, description="name similarity (0–1) for duplicate clusters")
     ] = 0.9,
     limit: Annotated[int, Query(ge=1, le=500, description="items per list; counts are always full")] = 50,
-    as_of: AsOfParam = None,
-    release: ReleaseParam = None,
+    *,
+    past: PastDep,
 ) -> QualityReport:
     """Lint the catalogue before publishing: legal bases missing or out of force, qualitative share per
     department, near-duplicate names across departments, inconsistent units, values that do not fit.
@@ -53,4 +52,4 @@ def catalogue_quality(
         min_similarity=min_similarity,
         limit=limit,
     )
-    return service.catalogue_quality(session, params, as_of=parse_as_of(as_of), release=release)
+    return service.catalogue_quality(session, params, as_of=past.as_of, release=past.release)

@@ -5,10 +5,22 @@ new state is snapshotted, compared with the newest revision, and — when someth
 revision is appended (numbered, classified, dated, explained) and announced on the change feed.
 A revision is valid from its ``valid_from`` until the next one's; as-of reads pick the newest
 revision valid before the end of the asked day.
+
+Dating (``effective_from_for``): a change takes effect when asked (a change set's effective day,
+otherwise now) but never before the newest revision, so ``valid_from`` never decreases with the
+revision number. "The revision in force at t" — the greatest ``valid_from`` ≤ t, ties to the higher
+number — is then simply the highest number valid by t, which is what every reader (SQL, the graph
+projection's ``valid_to``, releases) computes. While a revision is scheduled (valid from a future
+day) the live row already holds its content, and so does the snapshot of any edit made on top of
+it: such an edit is dated with the scheduled revision and supersedes it from that day (same
+``valid_from``, higher number; the scheduled one keeps an empty interval in history). Dated today,
+it would show the scheduled content early. An indicator with a scheduled revision therefore stays
+editable; carrying today's edits into today's state as well is the bitemporal model's job.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -81,8 +93,25 @@ def start_of(day: date) -> datetime:
 
 
 def end_of(day: date) -> datetime:
-    """As-of a date means at the end of that day: changes effective that day are included."""
+    """As-of a date means at the end of that day: changes effective that day are included.
+
+    Reads compare ``valid_from < end_of(day)``. The last calendar day (9999-12-31, "the far
+    future") has no next day to start: its end is the last representable instant instead.
+    """
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
     return start_of(day + timedelta(days=1))
+
+
+def effective_from_for(asked: datetime, newest: datetime | None) -> datetime:
+    """When a change takes effect: when asked, or with the newest revision if that one is later.
+
+    See the module docstring: a newest revision valid from a later day is scheduled (or a change
+    set dated before edits recorded since), and the change joins it rather than being refused —
+    a refusal made every later edit, retirement and import of that indicator impossible.
+    """
+    asked = as_utc(asked)
+    return asked if newest is None else max(asked, as_utc(newest))
 
 
 # An indicator's legal bases are its links (which document, which clause); the linked document's own
@@ -145,8 +174,8 @@ def record_indicators(
 ) -> list[int]:
     """Append a revision for each indicator whose content differs from its newest revision.
 
-    Returns the ids that got one. A change dated before the indicator's newest revision is refused
-    (409): history is a line, and a back-dated edit would silently rewrite what earlier reads showed.
+    Returns the ids that got one. A change asked for a day before the indicator's newest revision
+    takes effect with that revision (``effective_from_for``): history stays a line in valid time.
     ``known`` may hold the fresh state of some of them (attribute access like the model), as an
     import has for the rows it just inserted, to save reading them back.
     """
@@ -184,12 +213,7 @@ def _record_chunk(
             fields = changed_fields(head.snapshot, snap)
             if not fields:
                 continue
-            if valid_from < as_utc(head.valid_from):
-                raise Conflict(
-                    f"Indicator {ind.code}: the change would take effect {valid_from.date()}, before its "
-                    f"revision {head.number} (in force from {as_utc(head.valid_from).date()}); date it later",
-                    extra={"code": ind.code, "revision": head.number},
-                )
+            valid_from = effective_from_for(valid_from, head.valid_from)
             number, change = head.number + 1, classify(fields)
         rows.append(
             {
@@ -259,6 +283,8 @@ def record_bases(
         valid_from = as_utc(prov.valid_from) if prov.valid_from else now
         if head is None and prov.valid_from is None and snap.get("effective_on"):
             valid_from = start_of(date.fromisoformat(snap["effective_on"]))
+        # E.g. a repeal dated today of an edition that takes effect next year: repealed from that day.
+        valid_from = effective_from_for(valid_from, head.valid_from if head else None)
         rows.append(
             {
                 "legal_basis_id": bid,
@@ -391,6 +417,18 @@ def diff(session: Session, code: str, a: int, b: int) -> RevisionDiff:
     )
 
 
+@dataclass(frozen=True)
+class Past:
+    """Which past a read asks for: the end of a day, a published release, or neither (today)."""
+
+    as_of: date | None = None
+    release: str | None = None
+
+    @property
+    def asked(self) -> bool:
+        return self.as_of is not None or self.release is not None
+
+
 def check_one_of(release: str | None, as_of: object | None) -> None:
     """A read is as of a release or as of a date, not both (422)."""
     if release is not None and as_of is not None:
@@ -403,15 +441,27 @@ def check_one_of(release: str | None, as_of: object | None) -> None:
         )
 
 
+# ASCII digits only: ``\d`` alone also matches other scripts' digits, which ``fromisoformat`` refuses.
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+AS_OF_FORMAT = "as_of must be a calendar date written YYYY-MM-DD (0001-01-01 to 9999-12-31)"
+
+
 def parse_as_of(as_of: str | None) -> date | None:
+    """The one reading of ``?as_of=`` (``service.deps.PastDep`` hands it to every route).
+
+    Every calendar date is accepted, the last one meaning the far future (see ``end_of``); anything
+    else — including the other ISO 8601 spellings ``fromisoformat`` would take, 20261208 or
+    2026-W50-2 — is one and the same 422.
+    """
     if as_of is None:
         return None
     try:
+        if not _ISO_DAY.fullmatch(as_of):
+            raise ValueError(as_of)
         return date.fromisoformat(as_of)
     except ValueError as exc:
         raise ValidationFailed(
-            "as_of must be a date (YYYY-MM-DD)",
-            errors=[FieldError(field="as_of", message=f"not a date: {as_of}")],
+            AS_OF_FORMAT, errors=[FieldError(field="as_of", message="not a calendar date YYYY-MM-DD")]
         ) from exc
 
 

@@ -1,10 +1,14 @@
 """Property: any sequence of dated edits, releases and policy changes keeps every revision, and
-as-of and release reads equal a replay of history."""
+as-of and release reads equal a replay of history.
+
+Edits may be scheduled (dated after the step's day, up to years ahead) and interleaved with edits
+dated on the day or undated (now): none is refused, each takes effect when asked or with the newest
+revision if that is later, and the indicators stay editable to the end."""
 
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,10 @@ edit = st.one_of(
     st.tuples(st.just("status"), st.sampled_from(["superseded", "retired"])),
     st.tuples(st.just("release"), st.none()),
     st.tuples(st.just("edition"), st.none()),
+    # A value change dated this many days after the step's day (a scheduled revision) …
+    st.tuples(st.just("scheduled"), st.tuples(st.integers(0, 100), st.integers(1, 800))),
+    # … and one dated by the service: now.
+    st.tuples(st.just("undated"), st.integers(0, 100)),
 )
 # One step: which of three indicators, what happens, and how many days after the previous step.
 steps = st.lists(st.tuples(st.integers(0, 2), edit, st.integers(0, 30)), min_size=1, max_size=10)
@@ -63,6 +71,8 @@ def _linked_codes(session: Session) -> list[str]:
 # Found by hypothesis: a retired indicator whose basis got a new edition, then "edited" to the value it
 # has. The basis's status changed, not the indicator: no revision.
 @example(plan=[(0, ("value", 0), 0), (0, ("status", "retired"), 0), (0, ("edition", None), 0), (0, ("value", 0), 0)])
+# Issue 14: a revision scheduled for later froze the indicator (every later edit was a 409).
+@example(plan=[(0, ("scheduled", (7, 400)), 0), (0, ("value", 8), 1), (0, ("undated", 9), 0), (0, ("edition", None), 2)])
 def test_history_is_complete_and_reads_replay_it(
     plan: list[Any], sqlite_template: Path, tmp_path: Path
 ) -> None:
@@ -76,16 +86,22 @@ def test_history_is_complete_and_reads_replay_it(
             assert len(codes) == 3
             base = {c: indicators.snapshots(session, [indicators.require(session, c)])[0] for c in codes}
             names = {c: base[c]["name"] for c in codes}
-            # The model: per indicator, (day, watched state) after each effective change.
-            timeline = {c: [(START - timedelta(days=1), _watched(base[c]))] for c in codes}
+            # The model: per indicator, (valid from, watched state) after each change, in recording order.
+            timeline = {
+                c: [(versions.as_utc(versions.history(session, c).revisions[0].valid_from), _watched(base[c]))]
+                for c in codes
+            }
             expected_revisions = dict.fromkeys(codes, 1)
             released: dict[str, dict[str, dict[str, Any] | None]] = {}
             day = START
 
-            def changed(code: str, state: dict[str, Any]) -> None:
+            def changed(code: str, state: dict[str, Any], asked: datetime | None = None) -> None:
                 if state != timeline[code][-1][1]:
                     expected_revisions[code] += 1
-                    timeline[code].append((day, state))
+                    if asked is None:  # undated: now, as the service recorded it
+                        asked = versions.history(session, code).revisions[-1].recorded_at
+                    # Takes effect when asked, or with the newest revision if that is later.
+                    timeline[code].append((max(versions.as_utc(asked), timeline[code][-1][0]), state))
 
             for n, (which, (kind, value), gap) in enumerate(plan):
                 code, day = codes[which], day + timedelta(days=gap)
@@ -129,12 +145,18 @@ def test_history_is_complete_and_reads_replay_it(
                         state = dict(timeline[c][-1][1])
                         if old in state["bases"] and state["status"] != "retired":
                             state["bases"] = sorted({*state["bases"], new} - {old})
-                            changed(c, state)
+                            changed(c, state, versions.start_of(day))
                     continue
+                asked: datetime | None = versions.start_of(day)
+                if kind == "scheduled":
+                    kind, (value, ahead) = "value", value
+                    asked = versions.start_of(day + timedelta(days=ahead))
+                elif kind == "undated":
+                    kind, asked = "value", None
                 changes: dict[str, Any] = {kind: f"{names[code]}{value}" if kind == "name" else value}
                 if (kind, value) == ("status", "superseded"):
                     changes["superseded_by"] = codes[(which + 1) % 3]
-                prov = versions.Provenance(reason=f"step {kind}", valid_from=versions.start_of(day))
+                prov = versions.Provenance(reason=f"step {kind}", valid_from=asked)
                 state = dict(timeline[code][-1][1])
                 try:
                     indicators.revise(session, indicators.require(session, code), changes, prov)
@@ -147,20 +169,26 @@ def test_history_is_complete_and_reads_replay_it(
                 state.update({k: v for k, v in changes.items() if k in WATCHED})
                 if kind == "value":
                     state["value"], state["raw_value"] = float(value), None  # a new value drops the text
-                changed(code, state)
+                changed(code, state, asked)
+
+            def replay(code: str, on: date) -> dict[str, Any]:
+                """What held at the end of a day: the last change recorded that was valid by then."""
+                return [s for d, s in timeline[code] if d < versions.end_of(on)][-1]
 
             for code in codes:
                 history = versions.history(session, code)
                 assert [r.number for r in history.revisions] == list(range(1, expected_revisions[code] + 1))
+                assert [versions.as_utc(r.valid_from) for r in history.revisions] == [
+                    versions.as_utc(d) for d, _ in timeline[code]
+                ]
                 for when, _ in timeline[code][1:]:
-                    # At the end of a change's day the read shows the last change of that day …
-                    last = [s for d, s in timeline[code] if d == when][-1]
-                    got = versions.indicator_at(session, code, as_of=when, release=None)
-                    assert _watched(got.model_dump(mode="json")) == last
+                    # At the end of a change's day the read shows the last change valid by then …
+                    on = versions.as_utc(when).date()
+                    got = versions.indicator_at(session, code, as_of=on, release=None)
+                    assert _watched(got.model_dump(mode="json")) == replay(code, on)
                     # … and the day before, what held before it.
-                    before = [s for d, s in timeline[code] if d < when][-1]
-                    got = versions.indicator_at(session, code, as_of=when - timedelta(days=1), release=None)
-                    assert _watched(got.model_dump(mode="json")) == before
+                    got = versions.indicator_at(session, code, as_of=on - timedelta(days=1), release=None)
+                    assert _watched(got.model_dump(mode="json")) == replay(code, on - timedelta(days=1))
                 for name, frozen in released.items():
                     if frozen[code] is None:
                         try:
@@ -170,5 +198,13 @@ def test_history_is_complete_and_reads_replay_it(
                         raise AssertionError(f"{code} should not be in release {name}")
                     got = versions.indicator_at(session, code, as_of=None, release=name)
                     assert _watched(got.model_dump(mode="json")) == frozen[code]
+                # Whatever came before, the indicator can still be edited today.
+                newest = versions.as_utc(timeline[code][-1][0])
+                indicators.revise(
+                    session, indicators.require(session, code), {"keywords": ["终"]}, versions.Provenance()
+                )
+                session.commit()
+                last = versions.history(session, code).revisions[-1]
+                assert versions.as_utc(last.valid_from) == max(versions.as_utc(last.recorded_at), newest)
     finally:
         engine.dispose()
