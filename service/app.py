@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         upload_paths=UPLOAD_PATHS,
+        deadline=settings.body_read_seconds,
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -88,6 +88,10 @@ class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class RequestTimeout(DomainError):
+    status, slug, title = 408, "request-timeout", "Request timeout"
+
+
 class TooManyRequests(DomainError):
     status, slug, title = 429, "too-many-requests", "Too many requests"
 
@@ -249,7 +253,7 @@ def install_error_handlers(app: FastAPI) -> None:
             title = "页面不存在" if exc.status_code == 404 else str(exc.detail)
             headers = dict(exc.headers) if exc.headers else None
             return _html_error(exc.status_code, title, str(exc.detail), headers)
-        known = {413: PayloadTooLarge}.get(exc.status_code)
+        known = {408: RequestTimeout, 413: PayloadTooLarge}.get(exc.status_code)
         return problem(
             exc.status_code,
             known.title if known else (str(exc.detail) if exc.status_code != 404 else "Not found"),

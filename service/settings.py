@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Cap on any request body other than a file upload"
     )
+    body_read_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a request body may take to arrive (from the request's start); later: 408",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed to call the API (JSON list); empty: no cross-origin calls",
