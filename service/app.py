@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,9 +99,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await run_in_threadpool(startup, settings)
         app.state.catalog = state
+        flusher = asyncio.create_task(state.keys.flush_every(settings.key_use_flush_seconds))
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            try:
+                await run_in_threadpool(state.keys.flush)  # the last uses, when the database lets us
+            except Exception:
+                log.exception("writing the keys' last use at shutdown failed")
             state.graph.close()
             state.engine.dispose()
 

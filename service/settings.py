@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a verified key is trusted before it is read again"
     )
+    key_use_flush_seconds: float = Field(
+        default=30.0, gt=0, description="How often the keys' last use is written (in the background)"
+    )
 
     cookie_secure: bool = Field(
         default=True, description="The web log-in cookie only travels over HTTPS (browsers exempt localhost)"
