@@ -8,16 +8,12 @@ up to SQLite's 30 s busy timeout; on PostgreSQL a locked key table would hold it
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import psycopg
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -26,26 +22,7 @@ from service.auth.service import KeyRing
 from service.db import make_engine, migrate
 from service.settings import Settings
 from tests.support.auth import bearer, mint_key
-
-
-@contextmanager
-def write_lock_held(url: str) -> Iterator[None]:
-    """Another connection holds what a write of ``api_key`` needs, as a long import would; reads pass."""
-    if url.startswith("sqlite"):
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            conn.execute("ROLLBACK")
-            conn.close()
-        return
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as pg:
-        pg.execute("LOCK TABLE api_key IN EXCLUSIVE MODE")  # blocks UPDATE, lets SELECT through
-        try:
-            yield
-        finally:
-            pg.rollback()
+from tests.support.locks import write_lock_held
 
 
 def last_used(url: str, key_id: str) -> Any:
