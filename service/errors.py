@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://indicator-catalog.example/problems/"
@@ -262,6 +263,13 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client hung up while sending its body: nobody reads an answer, and no unit of work began
+        # (bodies are read before the write turn). Routine for a public service, so no traceback.
+        logging.getLogger("service").info("client went away during the body of %s", request.url.path)
+        return Response(status_code=400, headers={"Connection": "close"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -124,3 +124,26 @@ def test_slow_bodies_stall_no_write_and_get_408_after_the_bound(live: tuple[str,
         assert "content-type: application/problem+json" in head
         assert s.answered_after is not None, s.path
         assert BOUND - 0.5 <= s.answered_after <= BOUND + 4, s.path
+
+
+def test_a_client_hanging_up_mid_upload_is_no_server_error(seeded_url: str) -> None:
+    """Gone clients are routine for a public service: no traceback, no "unhandled error" in the log."""
+    token = mint_key(seeded_url, "admin")
+    with running(seeded_url) as server:
+        parts = urlsplit(server.base)
+        assert parts.hostname is not None
+        assert parts.port is not None
+        logged_before = server.log.stat().st_size
+        for path, kind in SLOW_ROUTES:
+            hang_up = SlowClient(parts.hostname, parts.port, path, kind, token)
+            hang_up.open()
+            time.sleep(1.5)
+            hang_up.close()
+        time.sleep(1.0)
+        with httpx.Client(base_url=server.base, headers=bearer(token)) as client:
+            assert client.get("/v1/indicators", params={"limit": 1}).status_code == 200
+        with server.log.open("rb") as log:
+            log.seek(logged_before)
+            logged = log.read().decode("utf-8", "replace")
+    assert "Traceback" not in logged
+    assert "unhandled error" not in logged
