@@ -251,7 +251,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/ui"):
-            title = "页面不存在" if exc.status_code == 404 else str(exc.detail)
+            title = {404: "页面不存在", 408: "请求内容未能在规定时间内送达"}.get(exc.status_code, str(exc.detail))
             headers = dict(exc.headers) if exc.headers else None
             return _html_error(exc.status_code, title, str(exc.detail), headers)
         known = {408: RequestTimeout, 413: PayloadTooLarge}.get(exc.status_code)
