@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,9 +99,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await run_in_threadpool(startup, settings)
         app.state.catalog = state
+        flusher = asyncio.create_task(state.keys.flush_every(settings.key_use_flush_seconds))
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            try:
+                await run_in_threadpool(state.keys.flush)  # the last uses, when the database lets us
+            except Exception:
+                log.exception("writing the keys' last use at shutdown failed")
             state.graph.close()
             state.engine.dispose()
 
@@ -117,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         upload_paths=UPLOAD_PATHS,
+        deadline=settings.body_read_seconds,
     )
     if settings.cors_origins:
         app.add_middleware(

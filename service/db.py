@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from operator import itemgetter
 from pathlib import Path
@@ -106,6 +107,36 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def brief_write(engine: Engine, *, wait_seconds: float) -> Iterator[Session]:
+    """A unit of work that waits at most ``wait_seconds`` for a lock, then raises ``OperationalError``.
+
+    For bookkeeping that may be skipped and retried later (a key's last use): it must never queue
+    behind a long import for the busy timeout (SQLite, 30 s) or without end (PostgreSQL row locks).
+    """
+    ms = max(int(wait_seconds * 1000), 1)
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        usual = 0
+        if sqlite:
+            usual = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {ms}")
+            conn.commit()
+        try:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                if sqlite:
+                    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{ms}ms'")
+                yield session
+                session.commit()
+        finally:
+            if sqlite:
+                # The connection goes back to the pool: later users expect the usual busy timeout.
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {usual}")
+                conn.commit()
 
 
 def ping(engine: Engine) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -46,6 +47,21 @@ async def get_state(request: Request) -> AppState:
 READ_ONLY_POSTS = ("/v1/suggestions", "/v1/suggestions:batch", "/ui/suggest", "/ui/suggest/table.xlsx", "/ui/login")
 
 
+async def read_body_first(request: Request) -> None:
+    """Buffer the request body now, unless FastAPI has already read it.
+
+    FastAPI reads a declared body (JSON model, form fields) before it solves any dependency; a route
+    with none (the uploads: raw body or multipart) reads ``request`` itself, in the handler — after its
+    dependencies, so after the write turn. Buffered here, the handler's ``request.stream()`` /
+    ``request.form()`` replay it from memory. Routes run after their access check, so only a caller
+    allowed to write gets this far (the size is capped by the body-limit middleware).
+    """
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and route.body_field is not None:
+        return
+    await request.body()
+
+
 async def write_turn(request: Request, state: Annotated[AppState, Depends(get_state)]) -> AsyncIterator[bool]:
     """Whether the request writes; a writing request also waits for its turn here.
 
@@ -53,9 +69,13 @@ async def write_turn(request: Request, state: Annotated[AppState, Depends(get_st
     writes are serial anyway. Waiting for that inside the thread pool is what went wrong: with more
     writers than threads, all threads blocked on the lock and the holder could not get one back to
     commit — a deadlock until a timeout, and 500s. Queued here, a waiting writer holds no thread.
+
+    The whole body is read before the turn is taken: a client sending its upload a byte a second
+    must not make every other write wait for it (the body's time is bounded by the body-limit middleware).
     """
     write = request.method not in ("GET", "HEAD", "OPTIONS") and request.url.path not in READ_ONLY_POSTS
     if write:
+        await read_body_first(request)
         async with state.writer:
             yield True
     else:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://indicator-catalog.example/problems/"
@@ -86,6 +87,10 @@ class PreconditionFailed(DomainError):
 
 class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class RequestTimeout(DomainError):
+    status, slug, title = 408, "request-timeout", "Request timeout"
 
 
 class TooManyRequests(DomainError):
@@ -246,10 +251,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/ui"):
-            title = "页面不存在" if exc.status_code == 404 else str(exc.detail)
+            title = {404: "页面不存在", 408: "请求内容未能在规定时间内送达"}.get(exc.status_code, str(exc.detail))
             headers = dict(exc.headers) if exc.headers else None
             return _html_error(exc.status_code, title, str(exc.detail), headers)
-        known = {413: PayloadTooLarge}.get(exc.status_code)
+        known = {408: RequestTimeout, 413: PayloadTooLarge}.get(exc.status_code)
         return problem(
             exc.status_code,
             known.title if known else (str(exc.detail) if exc.status_code != 404 else "Not found"),
@@ -258,6 +263,13 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client hung up while sending its body: nobody reads an answer, and no unit of work began
+        # (bodies are read before the write turn). Routine for a public service, so no traceback.
+        logging.getLogger("service").info("client went away during the body of %s", request.url.path)
+        return Response(status_code=400, headers={"Connection": "close"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

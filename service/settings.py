@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a verified key is trusted before it is read again"
     )
+    key_use_flush_seconds: float = Field(
+        default=30.0, gt=0, description="How often the keys' last use is written (in the background)"
+    )
 
     cookie_secure: bool = Field(
         default=True, description="The web log-in cookie only travels over HTTPS (browsers exempt localhost)"
@@ -46,6 +49,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Cap on any request body other than a file upload"
+    )
+    body_read_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a request body may take to arrive (from the request's start); later: 408",
     )
     cors_origins: list[str] = Field(
         default_factory=list,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from service.models import ApiKey, Department
@@ -22,8 +22,15 @@ def list_keys(session: Session, *, include_revoked: bool) -> Sequence[ApiKey]:
     return session.exec(query).all()
 
 
-def touch(session: Session, key_id: str, at: datetime) -> None:
-    session.execute(update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=at))
+def record_uses(session: Session, uses: Mapping[str, datetime]) -> None:
+    """Set each key's ``last_used_at``, never backwards (several workers flush their own records)."""
+    for key_id, at in sorted(uses.items()):  # a fixed order: two flushers never wait on each other in a cycle
+        session.execute(
+            update(ApiKey)
+            .where(col(ApiKey.id) == key_id)
+            .where(or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) < at))
+            .values(last_used_at=at)
+        )
 
 
 def count_admins(session: Session, now: datetime) -> int:

@@ -4,12 +4,16 @@ A key reads ``icat_<id>_<secret>``: the id finds the row, the secret is compared
 ``hmac.compare_digest`` against its SHA-256 (a 256-bit random secret needs no slow hash).
 Verified keys are cached for ``key_cache_seconds`` so the suggestion path does not query per call;
 a revocation in this process drops the cache entry at once, other workers see it within that time.
+A key's last use is noted in memory and written in the background (``KeyRing.flush``): checking a key
+only reads, so a request never waits for the write lock a long import holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -17,18 +21,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from service.auth import repository
 from service.auth.principal import Principal, Role
 from service.auth.schemas import KeyCreated, KeyIn, KeyOut, RotateIn
+from service.db import brief_write
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from service.models import ApiKey
 from service.versions.service import as_utc
 
 TOKEN_PREFIX = "icat"
-_TOUCH_EVERY = timedelta(minutes=1)
+log = logging.getLogger("service.auth")
 
 
 def _hash(secret: str) -> str:
@@ -196,10 +202,14 @@ class KeyRing:
 
     MAX_CACHED = 10_000
 
+    # How long a flush may wait for the database's write lock before it gives up until the next round.
+    FLUSH_WAIT_SECONDS = 0.1
+
     def __init__(self, engine: Engine, ttl_seconds: float) -> None:
         self._engine = engine
         self._ttl = ttl_seconds
         self._cache: dict[str, _Cached] = {}
+        self._used: dict[str, datetime] = {}  # key id -> last use not yet written
         self._lock = threading.Lock()
 
     async def authenticate(self, token: str) -> Principal | None:
@@ -214,16 +224,48 @@ class KeyRing:
         matches = hmac.compare_digest(_hash(secret), entry.secret_hash or "0" * 64)
         if not matches or entry.secret_hash is None or entry.revoked:
             return None
-        if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
+        now = datetime.now(UTC)
+        if entry.expires_at is not None and entry.expires_at <= now:
             return None
+        with self._lock:
+            self._used[key_id] = now
         return entry.principal
+
+    def flush(self) -> int:
+        """Write the last uses noted since the previous flush; how many keys were written.
+
+        Waits at most ``FLUSH_WAIT_SECONDS`` for the write lock; when a long write holds it, the uses
+        are kept for the next round. Each worker flushes its own; a time never moves backwards.
+        """
+        with self._lock:
+            uses, self._used = self._used, {}
+        if not uses:
+            return 0
+        try:
+            with brief_write(self._engine, wait_seconds=self.FLUSH_WAIT_SECONDS) as session:
+                repository.record_uses(session, uses)
+        except OperationalError as exc:
+            with self._lock:
+                for key_id, at in uses.items():  # newer uses noted meanwhile win
+                    self._used[key_id] = max(at, self._used.get(key_id, at))
+            log.info("last key use not written yet (the database is busy): %s", exc.orig)
+            return 0
+        return len(uses)
+
+    async def flush_every(self, seconds: float) -> None:
+        """Flush in the thread pool every ``seconds`` until cancelled (the app's lifespan runs this)."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await run_in_threadpool(self.flush)
+            except Exception:
+                log.exception("writing the keys' last use failed; retrying next round")
 
     def forget(self, key_id: str) -> None:
         with self._lock:
             self._cache.pop(key_id, None)
 
     def _load(self, key_id: str) -> _Cached:
-        now = datetime.now(UTC)
         with Session(self._engine) as session:
             key = repository.get(session, key_id)
             if key is None:
@@ -241,14 +283,6 @@ class KeyRing:
                     key.revoked_at is not None,
                     time.monotonic(),
                 )
-                if is_active(key, now) and (
-                    key.last_used_at is None or now - as_utc(key.last_used_at) > _TOUCH_EVERY
-                ):
-                    try:
-                        repository.touch(session, key_id, now)
-                        session.commit()
-                    except Exception:
-                        session.rollback()
         with self._lock:
             if len(self._cache) >= self.MAX_CACHED:
                 self._cache.clear()  # bounded: a flood of made-up ids cannot grow memory
