@@ -510,12 +510,17 @@ def merged_draft(
 
     This is what ``revise`` validates; proposals validate and check their revise items the same way.
     """
-    from service.duties.repository import indicator_link_names
+    from service.duties.repository import indicator_link_refs
+    from service.duties.service import measure_items
 
     assert ind.id is not None
+    refs = refs or Refs(session)
     links = repo.basis_links(session, [ind.id]).get(ind.id, [])
-    current = draft_of(ind, refs or Refs(session), basis_clause=links[0][0].clause if links else None)
-    current["duties"], current["strategic_goals"] = indicator_link_names(session, ind.id)
+    current = draft_of(ind, refs, basis_clause=links[0][0].clause if links else None)
+    # Linked duties of another department stay that department's when the links are written again.
+    duties, goals = indicator_link_refs(session, ind.id)
+    current["duties"] = measure_items(refs, ind.department_id, duties)
+    current["strategic_goals"] = measure_items(refs, ind.department_id, goals)
     if "value" in changes and "raw_value" not in changes:
         current["raw_value"] = None  # a new value replaces the old published text
     if "raw_value" in changes and "value" not in changes:
