@@ -63,6 +63,7 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "unit",
     "comparator",
     "value",
+    "value_max",
     "raw_value",
     "value_basis",
     "value_basis_text",
@@ -115,6 +116,7 @@ _ALIASES_BY_FIELD: dict[str, tuple[str, ...]] = {
     "unit": ("计量单位", "单位", "度量单位", "METERUNIT"),
     "comparator": ("指标性质", "符号", "运算符号", "计算符号", "比较符", "COMPUTESIGN"),
     "value": ("指标数值", "数值"),
+    "value_max": ("指标数值上限", "数值上限", "上限值"),
     "raw_value": (
         "指标值", "目标值", "标准值", "指标值(年度)", "年度指标值", "年度目标值", "指标标准值",
         "绩效指标值", "预期指标值", "KPI_VAL", "INDEXVAL", "TARGETVALUE",
@@ -215,6 +217,7 @@ CHINESE_EXPORT_COLUMNS: dict[str, str] = {
     "unit": "计量单位",
     "comparator": "指标性质",
     "value": "指标数值",
+    "value_max": "指标数值上限",
     "raw_value": "指标值",
     "value_basis": "取值依据",
     "value_basis_text": "取值依据说明",

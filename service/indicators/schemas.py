@@ -156,7 +156,11 @@ class IndicatorDraft(BaseModel):
     formula: Text = Field(default=None, max_length=2_000)
     unit: Text = Field(default=None, max_length=100)
     comparator: Annotated[Comparator | None, BeforeValidator(_comparator)] = None
-    value: float | str | None = None
+    # A number no float holds (JSON Infinity, NaN) is refused, never stored as a wrong value.
+    value: Annotated[float, Field(allow_inf_nan=False)] | str | None = None
+    value_max: float | None = Field(
+        default=None, allow_inf_nan=False, description="upper bound when the value is a range (90%~95%)"
+    )
     raw_value: str | None = Field(default=None, max_length=500)
     value_basis: Annotated[ValueBasis | None, BeforeValidator(_alias(VALUE_BASIS_ALIASES))] = None
     value_basis_text: Text = None
@@ -211,13 +215,21 @@ class IndicatorDraft(BaseModel):
             if self.raw_value is None:
                 self.raw_value = self.value.strip() or None
             self.value = parsed.value
+            self.value_max = self.value_max if self.value_max is not None else parsed.value_max
             self.comparator = self.comparator or parsed.comparator
             self.unit = self.unit or parsed.unit
         elif self.value is None and self.raw_value:
             parsed = parse_raw_value(self.raw_value)
             self.value = parsed.value
+            self.value_max = self.value_max if self.value_max is not None else parsed.value_max
             self.comparator = self.comparator or parsed.comparator
             self.unit = self.unit or parsed.unit
+        if self.value_max is not None and not (
+            isinstance(self.value, int | float) and self.value <= self.value_max
+        ):
+            raise FieldValueError(
+                "value_max", f"value_max {self.value_max} needs a numeric value not above it (value: {self.value})"
+            )
         if self.comparator in _NUMERIC_COMPARATORS and isinstance(self.value, str):
             raise FieldValueError(
                 "value", f"value 「{self.value}」 is not a number, but comparator is {self.comparator.value}"
@@ -248,6 +260,7 @@ class IndicatorPatch(BaseModel):
     unit: str | None = None
     comparator: str | None = None
     value: float | str | None = None
+    value_max: float | None = None
     raw_value: str | None = None
     value_basis: str | None = None
     value_basis_text: str | None = None
@@ -308,6 +321,7 @@ class IndicatorOut(BaseModel):
     comparator: Comparator | None = None
     comparator_symbol: str | None = None
     value: float | str | None = None
+    value_max: float | None = None
     raw_value: str | None = None
     value_basis: ValueBasis | None = None
     value_basis_text: str | None = None
