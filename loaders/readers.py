@@ -756,6 +756,10 @@ class _LevelCarry:
     blank). Level 2 is carried only when level 1 was carried too or the cell really is
     in a vertical merge, so "产出指标 | (empty)" after "产出指标 | 数量指标" stays empty,
     which also keeps our own exports round-tripping.
+
+    A sheet with the labels as written (原一级指标/原二级指标, raw_level1/raw_level2: our exports have
+    them) states every row's levels itself: only really merged cells are carried there, so an
+    unclassified indicator below a classified one stays unclassified.
     """
 
     def __init__(self, header: HeaderMap, merges: dict[int, list[tuple[int, int]]]) -> None:
@@ -764,6 +768,7 @@ class _LevelCarry:
         self.level2 = by_field.get(LEVEL_FIELDS[1])
         self.merges = merges
         self.previous: RawRecord | None = None
+        self.only_merged = "raw_level1" in by_field or "raw_level2" in by_field
 
     def apply(self, record: RawRecord) -> None:
         previous, self.previous = self.previous, record
@@ -772,7 +777,12 @@ class _LevelCarry:
         level1, level2 = LEVEL_FIELDS
         fields = record.fields
         carried1 = False
-        if self.level1 is not None and fields.get(level1) is None and previous.fields.get(level1) is not None:
+        if (
+            self.level1 is not None
+            and fields.get(level1) is None
+            and previous.fields.get(level1) is not None
+            and (not self.only_merged or _in_merge(self.merges, self.level1, record.row))
+        ):
             fields[level1] = previous.fields[level1]
             carried1 = True
         if (

@@ -143,4 +143,9 @@ def measure_refs(
             out.setdefault(int(ind), ([], []))[0].append((int(dept), name))
         for ind, dept, name in session.execute(g):
             out.setdefault(int(ind), ([], []))[1].append((int(dept), name))
+    # Links are a set: list them by name (code points, the same on every backend), not by the ids an
+    # import happens to create, so an exported catalogue reads back in the same order.
+    for duty_refs, goal_refs in out.values():
+        duty_refs.sort(key=lambda ref: (ref[1], ref[0]))
+        goal_refs.sort(key=lambda ref: (ref[1], ref[0]))
     return out

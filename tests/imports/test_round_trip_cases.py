@@ -41,7 +41,7 @@ def _import(client: TestClient, data: bytes, fmt: str) -> Any:
 def _export(client: TestClient, fmt: str, profile: str) -> bytes:
     r = client.get("/v1/exports", params={"format": fmt, "profile": profile})
     assert r.status_code == 200, r.text[:500]
-    return r.content
+    return bytes(r.content)
 
 
 def _duties(client: TestClient, dept_code: str) -> list[dict[str, Any]]:
@@ -51,7 +51,7 @@ def _duties(client: TestClient, dept_code: str) -> list[dict[str, Any]]:
 
 
 def _department_code(client: TestClient, name: str) -> str:
-    return next(d["code"] for d in client.get("/v1/departments").json() if d["name"] == name)
+    return str(next(d["code"] for d in client.get("/v1/departments").json() if d["name"] == name))
 
 
 @pytest.mark.parametrize(("fmt", "profile"), FORMATS)
