@@ -163,6 +163,13 @@ def measure_items(refs: Refs, department_id: int | None, links: Sequence[tuple[i
     ]
 
 
+def _may_add_to(refs: Refs, owner: int, own: int | None, doing: str) -> None:
+    """A new duty/goal of another department ("【部门】名称") is added on that department's authority,
+    as if through its own duties API, so an editor cannot write into a department outside its scope."""
+    if owner != own:
+        require_department(refs.departments[owner].code, doing)
+
+
 def resolve_measures(
     session: Session, refs: Refs, *, department_id: int | None, duties: Sequence[str], goals: Sequence[str]
 ) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -194,6 +201,7 @@ def resolve_measures(
             known = duty_by_name[owner] = {d.name: d for d in repo.duties_of(session, owner)}
         duty = known.get(name)
         if duty is None:
+            _may_add_to(refs, owner, department_id, "add a duty")
             duty = Duty(department_id=owner, name=name)
             repo.add(session, duty)
             known[name] = duty
@@ -209,6 +217,7 @@ def resolve_measures(
             known_goals = goal_by_name[owner] = {g.name: g for g in repo.goals_of(session, owner)}
         goal = known_goals.get(name)
         if goal is None:
+            _may_add_to(refs, owner, department_id, "add a strategic goal")
             goal = StrategicGoal(department_id=owner, name=name)
             repo.add(session, goal)
             known_goals[name] = goal
