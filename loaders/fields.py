@@ -32,12 +32,18 @@ __all__ = [
     "IGNORED_HEADERS",
     "LEVEL_FIELDS",
     "LIST_FIELDS",
+    "SENTENCE_LIST_FIELDS",
+    "TYPED_LIST_FIELDS",
     "PLATFORM_EXPORT_COLUMNS",
     "HeaderMap",
     "canonical_field",
     "column_label",
     "export_headers",
     "is_ignored_header",
+    "join_list_cell",
+    "measure_ref",
+    "parse_measure_ref",
+    "split_list_cell",
     "normalize_header",
     "resolve_headers",
 ]
@@ -57,8 +63,10 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "unit",
     "comparator",
     "value",
+    "value_max",
     "raw_value",
     "value_basis",
+    "value_basis_text",
     "scoring_rule",
     "data_source",
     "frequency",
@@ -81,8 +89,14 @@ CANONICAL_FIELDS: tuple[str, ...] = (
 )
 FIELD_ORDER: dict[str, int] = {name: i for i, name in enumerate(CANONICAL_FIELDS)}
 
-# Fields holding several values; they may arrive as JSON arrays or as "a、b;c" text.
+# Fields holding several values; they may arrive as JSON arrays or as text (see split_list_cell).
 LIST_FIELDS = frozenset({"budget_types", "keywords", "duties", "strategic_goals"})
+# Short labels people type as "a、b;c" in one line of a cell.
+TYPED_LIST_FIELDS = frozenset({"budget_types", "keywords"})
+# Items are sentences full of 、 and ,: "负责全省学生资助工作、组织实施国家助学政策" is one duty.
+SENTENCE_LIST_FIELDS = frozenset({"duties", "strategic_goals"})
+_ITEM_SEPARATORS = re.compile(r"[;；,，、|]+")
+_LINE_BREAKS = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 # Fields whose vertically merged cells are carried down in spreadsheets.
 LEVEL_FIELDS = ("level1", "level2")
 
@@ -102,6 +116,7 @@ _ALIASES_BY_FIELD: dict[str, tuple[str, ...]] = {
     "unit": ("计量单位", "单位", "度量单位", "METERUNIT"),
     "comparator": ("指标性质", "符号", "运算符号", "计算符号", "比较符", "COMPUTESIGN"),
     "value": ("指标数值", "数值"),
+    "value_max": ("指标数值上限", "数值上限", "上限值"),
     "raw_value": (
         "指标值", "目标值", "标准值", "指标值(年度)", "年度指标值", "年度目标值", "指标标准值",
         "绩效指标值", "预期指标值", "KPI_VAL", "INDEXVAL", "TARGETVALUE",
@@ -110,6 +125,8 @@ _ALIASES_BY_FIELD: dict[str, tuple[str, ...]] = {
         "取值依据", "指标值确定依据", "目标值制订说明", "指标值设定依据", "标准值依据", "KPIVALSOURCE",
         "INDEXSTANDARDS",
     ),
+    # Free text on how the value was set, kept beside the standard basis (计划标准 …) it explains.
+    "value_basis_text": ("取值依据说明", "指标值确定依据说明"),
     "scoring_rule": ("评分标准", "评(扣)分标准", "评扣分标准", "扣分标准", "评分规则", "评分方法", "KPI_EVALSTD", "SCORERULE"),
     "data_source": ("数据来源", "数据出处"),
     "frequency": ("采集频率", "采集周期", "频率", "监控频率"),
@@ -200,8 +217,10 @@ CHINESE_EXPORT_COLUMNS: dict[str, str] = {
     "unit": "计量单位",
     "comparator": "指标性质",
     "value": "指标数值",
+    "value_max": "指标数值上限",
     "raw_value": "指标值",
     "value_basis": "取值依据",
+    "value_basis_text": "取值依据说明",
     "scoring_rule": "评(扣)分标准",
     "data_source": "数据来源",
     "frequency": "采集频率",
@@ -319,3 +338,71 @@ def resolve_headers(headers: Sequence[object], *, row: int | None = 1) -> Header
 def export_headers(profile_columns: Mapping[str, str], fields: Sequence[str]) -> list[str]:
     """Headers for ``fields`` under one export profile."""
     return [profile_columns[f] for f in fields]
+
+
+# --- list cells ---------------------------------------------------------------------------
+# The one encoding of a list in a CSV/XLSX cell, exact inverse of join_list_cell:
+# * one item per line (Alt+Enter in Excel). Stored items never hold a line break (every text is
+#   normalised on the way in), so a line break always separates items;
+# * a cell of one line is what a person typed: 关键词/预算类型 are split on 、,，;；| there,
+#   部门职责/战略目标 are one item (a duty is a sentence and its 、 is part of it);
+# * so a single keyword that itself holds 、,;| is written with a line break after it.
+
+
+def split_list_cell(name: str, text: str) -> list[str]:
+    """The items of a list cell (``name`` is its canonical field); see the rules above."""
+    lines = _LINE_BREAKS.split(text)
+    if len(lines) == 1 and name in TYPED_LIST_FIELDS:
+        lines = _ITEM_SEPARATORS.split(text)
+    return [item for item in (normalize_optional(line) for line in lines) if item]
+
+
+def join_list_cell(name: str, items: Sequence[str]) -> str | None:
+    """Items as one cell that :func:`split_list_cell` reads back to exactly these items."""
+    texts = [item for item in (normalize_optional(i) for i in items) if item]
+    if not texts:
+        return None
+    if len(texts) == 1 and name in TYPED_LIST_FIELDS and _ITEM_SEPARATORS.search(texts[0]):
+        return texts[0] + "\n"
+    return "\n".join(texts)
+
+
+# --- duties and strategic goals of another department -----------------------------------------
+# An indicator names the duties/goals it measures by name, and a name belongs to the indicator's
+# own department. One of another department (or of any, for an indicator without one) is written
+# "【部门】名称"; inside the brackets "\" and "】" are escaped with "\". A name of the indicator's own
+# department that starts with "【" is written "【】名称", so every item reads back as it was.
+_REF_OPEN, _REF_CLOSE, _REF_ESCAPE = "【", "】", "\\"
+
+
+def measure_ref(department: str | None, name: str) -> str:
+    """``name`` as an item of duties/strategic_goals; ``department`` None: the indicator's own."""
+    if department is None:
+        return _REF_OPEN + _REF_CLOSE + name if name.startswith(_REF_OPEN) else name
+    escaped = department.replace(_REF_ESCAPE, _REF_ESCAPE * 2).replace(_REF_CLOSE, _REF_ESCAPE + _REF_CLOSE)
+    return f"{_REF_OPEN}{escaped}{_REF_CLOSE}{name}"
+
+
+def parse_measure_ref(item: str) -> tuple[str | None, str]:
+    """(department or None for the indicator's own, name) of one duties/strategic_goals item.
+
+    Text that does not follow the bracket form (no closing "】", nothing after it) is a plain name.
+    """
+    if not item.startswith(_REF_OPEN):
+        return None, item
+    department: list[str] = []
+    i = len(_REF_OPEN)
+    while i < len(item):
+        ch = item[i]
+        if ch == _REF_ESCAPE and i + 1 < len(item):
+            department.append(item[i + 1])
+            i += 2
+            continue
+        if ch == _REF_CLOSE:
+            name = item[i + 1 :]
+            if not name:
+                break
+            return ("".join(department) or None), name
+        department.append(ch)
+        i += 1
+    return None, item

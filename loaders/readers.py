@@ -43,11 +43,13 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from loaders.errors import LoadError, RowError
 from loaders.fields import (
     LEVEL_FIELDS,
+    LIST_FIELDS,
     HeaderMap,
     canonical_field,
     column_label,
     is_ignored_header,
     resolve_headers,
+    split_list_cell,
 )
 from loaders.text import format_number, normalize_optional, normalize_text, shorten
 
@@ -175,11 +177,16 @@ def detect_format(*, content_type: str | None, filename: str | None, data: bytes
 
 # --------------------------------------------------------------------------- cell cleaning
 
-_FORMULA_ESCAPED = re.compile(r"^'[=+\-@\t\r]")
+# The exact inverse of loaders.writers.escape_formula, which prefixes "'" to text starting with a
+# formula trigger or with "'" itself: only such a pair is unescaped, "'abc" stays "'abc".
+_FORMULA_ESCAPED = re.compile(r"^'[=+\-@\t\r']")
 
 
 def unescape_formula(text: str) -> str:
-    """Undo the writers' formula-injection escape: "'=SUM(A1)" → "=SUM(A1)"."""
+    """Undo the writers' formula-injection escape: "'=SUM(A1)" → "=SUM(A1)", "''x" → "'x".
+
+    Only for CSV/XLSX cells, the formats a spreadsheet opens; JSON text is never escaped.
+    """
     return text[1:] if _FORMULA_ESCAPED.match(text) else text
 
 
@@ -193,7 +200,7 @@ def _too_long(row: int | None, name: str | None, limits: ReadLimits) -> LoadErro
 def _clean_text(value: str, *, row: int | None, name: str | None, limits: ReadLimits) -> str | None:
     if len(value) > limits.max_cell_chars:
         raise _too_long(row, name, limits)
-    return normalize_text(unescape_formula(value)) or None
+    return normalize_text(value) or None
 
 
 def _clean_scalar(value: object, *, row: int | None, name: str | None, limits: ReadLimits) -> str | None:
@@ -202,6 +209,19 @@ def _clean_scalar(value: object, *, row: int | None, name: str | None, limits: R
     if isinstance(value, timedelta):
         return str(value)
     return normalize_optional(value)
+
+
+def _clean_cell(
+    value: str, *, row: int | None, name: str | None, limits: ReadLimits
+) -> str | list[str] | None:
+    """A CSV/XLSX text cell: formula escape undone, list fields split into their items."""
+    if len(value) > limits.max_cell_chars:
+        raise _too_long(row, name, limits)
+    value = unescape_formula(value)
+    if name in LIST_FIELDS:
+        # Split before normalising: the line breaks between items would become spaces.
+        return split_list_cell(name, value) or None
+    return normalize_text(value) or None
 
 
 # --------------------------------------------------------------------------- text decoding
@@ -520,7 +540,7 @@ def _read_csv(text: str, limits: ReadLimits) -> list[RawRecord]:
                 )
             names = builder.header.columns
             cells = [
-                _clean_text(c, row=row, name=names.get(i, column_label(i)), limits=limits) for i, c in enumerate(raw_cells)
+                _clean_cell(c, row=row, name=names.get(i, column_label(i)), limits=limits) for i, c in enumerate(raw_cells)
             ]
             builder.add(row, cells)
     except csv.Error as exc:
@@ -563,7 +583,7 @@ _SHEET_NAME_HINT = re.compile(r"指标|indicator", re.IGNORECASE)
 _MAX_SHEET_ROW = 1_048_576  # Excel's limit; a larger row number is a forged file
 
 
-def _xlsx_cell(cell: Any, *, row: int, name: str | None, limits: ReadLimits) -> str | None:
+def _xlsx_cell(cell: Any, *, row: int, name: str | None, limits: ReadLimits) -> str | list[str] | None:
     value = cell.value
     if value is None:
         return None
@@ -586,6 +606,8 @@ def _xlsx_cell(cell: Any, *, row: int, name: str | None, limits: ReadLimits) -> 
         return format_number(value)
     if isinstance(value, datetime | date | time):
         return normalize_optional(value)
+    if isinstance(value, str):
+        return _clean_cell(value, row=row, name=name, limits=limits)
     return _clean_scalar(value, row=row, name=name, limits=limits)
 
 
@@ -734,6 +756,10 @@ class _LevelCarry:
     blank). Level 2 is carried only when level 1 was carried too or the cell really is
     in a vertical merge, so "产出指标 | (empty)" after "产出指标 | 数量指标" stays empty,
     which also keeps our own exports round-tripping.
+
+    A sheet with the labels as written (原一级指标/原二级指标, raw_level1/raw_level2: our exports have
+    them) states every row's levels itself: only really merged cells are carried there, so an
+    unclassified indicator below a classified one stays unclassified.
     """
 
     def __init__(self, header: HeaderMap, merges: dict[int, list[tuple[int, int]]]) -> None:
@@ -742,6 +768,7 @@ class _LevelCarry:
         self.level2 = by_field.get(LEVEL_FIELDS[1])
         self.merges = merges
         self.previous: RawRecord | None = None
+        self.only_merged = "raw_level1" in by_field or "raw_level2" in by_field
 
     def apply(self, record: RawRecord) -> None:
         previous, self.previous = self.previous, record
@@ -750,7 +777,12 @@ class _LevelCarry:
         level1, level2 = LEVEL_FIELDS
         fields = record.fields
         carried1 = False
-        if self.level1 is not None and fields.get(level1) is None and previous.fields.get(level1) is not None:
+        if (
+            self.level1 is not None
+            and fields.get(level1) is None
+            and previous.fields.get(level1) is not None
+            and (not self.only_merged or _in_merge(self.merges, self.level1, record.row))
+        ):
             fields[level1] = previous.fields[level1]
             carried1 = True
         if (

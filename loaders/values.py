@@ -13,14 +13,21 @@ Decisions (documented because they shape what the service stores):
 * **"-0%"** is how old evaluation tables wrote "no more than 0%" (结转结余率, 差错率)
   → (le, 0, "%"). Other negative numbers stay negative values.
 * **"±3%以内"** is an allowed deviation → (le, 3, "%").
-* **Ranges** ("18-54周岁", "15至30分钟", "2021.1.1-12.31") are kept as qualitative
-  text rather than guessing one bound.
+* **Ranges** have both bounds: "90%~95%", "18—54周岁", "15至30分钟", "三至五个" and
+  "不低于90%且不高于95%" → value 90, ``value_max`` 95, one unit, no comparator (both bounds
+  inclusive). A range whose two units differ, whose bounds are open ("高于90%且低于95%") or
+  reversed, or that is a date span ("2021.1.1-12.31", "2021-2025年") stays qualitative text.
+* **Never a wrong number.** Exponents are numbers ("1e3个" → 1000 "个"); a number no float
+  holds ("1e999", four hundred 9s), inf and nan are text; a unit never holds a second number,
+  a comparator or a connective ("%~95%", "%且不高于95%" are refused as units, so the cell is
+  read as a range or kept as text).
 * Anything that is not clearly a number with a unit ("及时", "一级A", "获得目的国
   (地区)受众欢迎") is qualitative with the normalised text as value.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -45,6 +52,7 @@ class ParsedValue:
     value: float | str | None
     unit: str | None
     is_numeric: bool
+    value_max: float | None = None  # upper bound of a range; ``value`` is then the lower one
 
 
 EMPTY = ParsedValue(None, None, None, False)
@@ -104,11 +112,15 @@ _COMPARATOR_WORDS: dict[str, Comparator] = {
     "=<": Comparator.le,
 }
 
-_NUMBER_RE = re.compile(r"^(?P<num>[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+)\s*(?P<unit>.*)$")
+_NUM = r"[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMBER_RE = re.compile(rf"^(?P<num>{_NUM})\s*(?P<unit>.*)$")
 _CN_NUMERAL_RE = re.compile(r"^(?P<cn>[零〇一二两三四五六七八九十百千万亿点壹贰叁肆伍陆柒捌玖拾佰仟廿]+)\s*(?P<unit>.*)$")
-# A unit that continues with another number is a range or a date ("—54周岁", ".1-12.31").
-_RANGE_RE = re.compile(r"^(?:[-—–~～至到]\s*[\d零〇一二两三四五六七八九十]|[.\d/:])")
+# A unit that continues with another number is a range or a date ("—54周岁", ".1-12.31"), wherever
+# the second number starts ("%~95%").
+_RANGE_RE = re.compile(r"^[.\d/:]|[-—–~～至到]\s*[\d零〇一二两三四五六七八九十]")
 _SENTENCE_PUNCT = re.compile(r"[,;:!?。、\"']")
+# Comparators and connectives never belong to a unit ("%且不高于95%", "%或95%").
+_NOT_IN_UNIT = re.compile(r"[~～≥≤<>=≈±且或并]|不[高低少多大小超]于|不超过|以[上下内]")
 _MAX_UNIT_CHARS = 16
 
 # Units a Chinese numeral may be followed by. Anything else ("一级A", "一般", "一致")
@@ -155,9 +167,9 @@ def _split_suffix(s: str) -> tuple[Comparator | None, str]:
 def _valid_unit(unit: str) -> bool:
     if not unit:
         return True
-    if len(unit) > _MAX_UNIT_CHARS or _RANGE_RE.match(unit) or _SENTENCE_PUNCT.search(unit):
+    if len(unit) > _MAX_UNIT_CHARS or _RANGE_RE.search(unit) or _SENTENCE_PUNCT.search(unit):
         return False
-    return True
+    return not _NOT_IN_UNIT.search(unit)
 
 
 def _cn_number(cn: str) -> float | None:
@@ -185,6 +197,8 @@ def _parse_number(s: str) -> tuple[float, str, bool] | None:
             return None
         num = m["num"].replace(",", "")
         value = float(num)
+        if not math.isfinite(value):
+            return None  # "1e999": no float holds it, and a wrong number is worse than none
         negative_zero = value == 0 and num.startswith("-")
         return abs(value) if value == 0 else value, unit, negative_zero
     m = _CN_NUMERAL_RE.match(s)
@@ -224,6 +238,14 @@ def parse_raw_value(raw: str | None) -> ParsedValue:
     if _is_deadline(s):
         return ParsedValue(Comparator.qualitative, s, None, False)
 
+    ranged = _parse_range(s)
+    if ranged is not None:
+        return ranged
+    return _parse_single(s)
+
+
+def _parse_single(s: str) -> ParsedValue:
+    """One (comparator, number, unit), or the text as a qualitative value."""
     prefix_cmp, rest = _split_prefix(s)
     suffix_cmp, core = _split_suffix(rest)
     parsed = _parse_number(core)
@@ -240,6 +262,62 @@ def parse_raw_value(raw: str | None) -> ParsedValue:
     if comparator is None and negative_zero:
         comparator = Comparator.le
     return ParsedValue(comparator, value, unit or None, True)
+
+
+_RANGE_DASH = r"\s*(?:~|～|-|—|–|至|到)\s*"
+_CN_NUM = r"[零〇一二两三四五六七八九十百千万点]+"
+_DASH_RANGE_RE = re.compile(
+    rf"^(?P<low>{_NUM}|{_CN_NUM})\s*(?P<low_unit>(?![eE][+-]?\d)[^\d~～\-—–至到]*?){_RANGE_DASH}(?P<high>{_NUM}|{_CN_NUM})\s*(?P<unit>.*)$"
+)
+# Two bounds in words: "不低于90%且不高于95%", "≥90%,≤95%".
+_TWO_BOUNDS_RE = re.compile(r"^(?P<first>.+?)\s*(?:并且|而且|且|,|;|、)\s*(?P<second>.+)$")
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+
+
+def _parse_range(s: str) -> ParsedValue | None:
+    """A range as (None, low, unit, value_max=high); text for a range that cannot be stored as one
+    (units differ, open or reversed bounds, a date span); None when ``s`` is no range at all."""
+    text = ParsedValue(Comparator.qualitative, s, None, False)
+    m = _TWO_BOUNDS_RE.match(s)
+    if m is not None:
+        first, second = _parse_single(m["first"]), _parse_single(m["second"])
+        if first.is_numeric and second.is_numeric and first.comparator and second.comparator:
+            bounds = {first.comparator: first, second.comparator: second}
+            low, high = bounds.get(Comparator.ge), bounds.get(Comparator.le)
+            if low is None or high is None or low.unit != high.unit:
+                return text
+            return _range(low.value, high.value, low.unit) or text
+    m = _DASH_RANGE_RE.match(s)
+    if m is None:
+        return None
+    low_value, high_value = _bound(m["low"]), _bound(m["high"])
+    unit, low_unit = m["unit"].strip(), m["low_unit"].strip()
+    if low_value is None or high_value is None:
+        return text
+    if low_unit and low_unit != unit:
+        return text
+    years = _YEAR.match(m["low"].split(".")[0]) and _YEAR.match(m["high"].split(".")[0])
+    if (not unit or unit == "年") and years:
+        return text  # 2021-2025年, 2023.07-2024.01: a span of time, not a quantity
+    if unit and (unit not in _COUNTER_UNITS and not _valid_unit(unit)):
+        return text
+    return _range(low_value, high_value, unit or None) or text
+
+
+def _bound(token: str) -> float | None:
+    if _CN_NUMERAL_RE.match(token) and not token[0].isdigit():
+        return _cn_number(token)
+    try:
+        value = float(token.replace(",", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _range(low: object, high: object, unit: str | None) -> ParsedValue | None:
+    if not isinstance(low, float | int) or not isinstance(high, float | int) or low > high:
+        return None
+    return ParsedValue(None, float(low), unit, True, value_max=float(high))
 
 
 def parse_comparator(s: str | Comparator | None) -> Comparator | None:
@@ -270,6 +348,8 @@ def format_value(
     comparator: Comparator | str | None,
     value: float | int | str | None,
     unit: str | None = None,
+    *,
+    value_max: float | None = None,
 ) -> str:
     """Render comparator, value and unit back into a raw value such as "≥95%".
 
@@ -289,4 +369,6 @@ def format_value(
     symbol = COMPARATOR_SYMBOLS[cmp] if cmp is not None else ""
     if not text:
         return symbol
+    if value_max is not None:  # a range: both bounds, one unit ("90~95%")
+        text = f"{text}~{format_number(value_max)}"
     return f"{symbol}{text}{normalize_text(unit) if unit else ''}"

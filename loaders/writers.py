@@ -8,7 +8,9 @@
 
 Each profile reads back through :func:`loaders.readers.read_records` to the same
 fields. CSV/XLSX cells starting with = + - @ (or tab/CR) get a leading "'" so that
-spreadsheet programs do not run them as formulas; the reader strips it again.
+spreadsheet programs do not run them as formulas, and so do cells starting with "'" (so
+that the reader's unescape is the exact inverse: "'=x" → "''=x" → "'=x"). JSONL is never
+escaped. List fields are one item per line in a cell (``loaders.fields.join_list_cell``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from loaders.fields import CANONICAL_FIELDS, CHINESE_EXPORT_COLUMNS, FIELD_ORDER, PLATFORM_EXPORT_COLUMNS
+from loaders.fields import (
+    CANONICAL_FIELDS,
+    CHINESE_EXPORT_COLUMNS,
+    FIELD_ORDER,
+    PLATFORM_EXPORT_COLUMNS,
+    join_list_cell,
+)
 from loaders.text import format_number, normalize_optional
 from loaders.values import parse_comparator
 from service.domain import (
@@ -66,12 +74,14 @@ _PROFILE_HEADERS: dict[ExportProfile, Mapping[str, str]] = {
 }
 
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-LIST_SEPARATOR = "、"
+# Text starting with the escape character itself is escaped too, or "'=x" would read back as "=x".
+_ESCAPED_STARTS = (*_FORMULA_TRIGGERS, "'")
 
 
 def escape_formula(text: str) -> str:
-    """Prefix "'" to text a spreadsheet would treat as a formula ("=SUM(A1)", "-0%", "@x")."""
-    return "'" + text if text.startswith(_FORMULA_TRIGGERS) else text
+    """Prefix "'" to text a spreadsheet would treat as a formula ("=SUM(A1)", "-0%", "@x") and to
+    text starting with "'"; ``loaders.readers.unescape_formula`` is its exact inverse."""
+    return "'" + text if text.startswith(_ESCAPED_STARTS) else text
 
 
 def _first_labels(aliases: Mapping[str, Any]) -> dict[Any, str]:
@@ -153,7 +163,7 @@ def _convert(name: str, value: object, profile: ExportProfile) -> str | int | fl
     if isinstance(value, list | tuple | set | frozenset):
         items = [_convert_scalar(name, item, profile) for item in value]
         texts = [format_number(i) if isinstance(i, int | float) else i for i in items if i is not None]
-        return LIST_SEPARATOR.join(texts) if texts else None
+        return join_list_cell(name, texts)
     return _convert_scalar(name, value, profile)
 
 

@@ -120,6 +120,7 @@ class Indicator(SQLModel, table=True):
     comparator: str | None = Field(default=None, max_length=16)
     value: str | None = None
     value_num: float | None = None
+    value_max: float | None = None  # upper bound when the value is a range (value_num is the lower)
     raw_value: str | None = None
     value_basis: str | None = Field(default=None, max_length=32)
     value_basis_text: str | None = None

@@ -816,7 +816,8 @@ def _apply_chunk(session: Session, work: Sequence[_Work], prov: Provenance, refs
             value = w.proposed["value"]
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             values.update(
-                value=_value_text(value), value_num=float(value) if numeric else None, raw_value=None
+                value=_value_text(value), value_num=float(value) if numeric else None, raw_value=None,
+                value_max=None,  # a revised value is one number: the old range's upper bound goes with it
             )
         basis_id = w.proposed.get("legal_basis_id")
         if w.action in (ItemAction.rebase, ItemAction.revise_value) and basis_id is not None:

@@ -92,23 +92,16 @@ def set_indicator_links(
         session.execute(insert(GOAL_LINK), [{"indicator_id": indicator_id, "goal_id": g} for g in goal_ids])
 
 
-def indicator_link_names(session: Session, indicator_id: int) -> tuple[list[str], list[str]]:
-    duties = session.execute(
-        select(col(Duty.name))
-        .join(IndicatorDuty, col(IndicatorDuty.duty_id) == col(Duty.id))
-        .where(col(IndicatorDuty.indicator_id) == indicator_id)
-    ).scalars()
-    goals = session.execute(
-        select(col(StrategicGoal.name))
-        .join(IndicatorGoal, col(IndicatorGoal.goal_id) == col(StrategicGoal.id))
-        .where(col(IndicatorGoal.indicator_id) == indicator_id)
-    ).scalars()
-    return list(duties), list(goals)
+def indicator_link_refs(
+    session: Session, indicator_id: int
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(department id, name) of the duties and of the goals one indicator measures."""
+    return measure_refs(session, [indicator_id]).get(indicator_id, ([], []))
 
 
-def all_measure_names(session: Session) -> dict[int, tuple[list[str], list[str]]]:
-    """indicator id → (duty names, goal names), for exports."""
-    return measure_names(session, None)
+def all_measure_refs(session: Session) -> dict[int, tuple[list[tuple[int, str]], list[tuple[int, str]]]]:
+    """indicator id → ((department id, duty name) …, (department id, goal name) …), for exports."""
+    return measure_refs(session, None)
 
 
 _CHUNK = 2000
@@ -116,14 +109,28 @@ _CHUNK = 2000
 
 def measure_names(session: Session, ids: Sequence[int] | None) -> dict[int, tuple[list[str], list[str]]]:
     """indicator id → (duty names, goal names) for the given indicators (``None``: all)."""
-    out: dict[int, tuple[list[str], list[str]]] = {}
+    return {
+        ind: ([name for _, name in duties], [name for _, name in goals])
+        for ind, (duties, goals) in measure_refs(session, ids).items()
+    }
+
+
+def measure_refs(
+    session: Session, ids: Sequence[int] | None
+) -> dict[int, tuple[list[tuple[int, str]], list[tuple[int, str]]]]:
+    """indicator id → (department id, name) of its duties and of its goals (``ids`` None: all).
+
+    The department is part of what an indicator measures: a duty of another department is not
+    the same duty as one of the same name in the indicator's own.
+    """
+    out: dict[int, tuple[list[tuple[int, str]], list[tuple[int, str]]]] = {}
     duties = (
-        select(col(IndicatorDuty.indicator_id), col(Duty.name))
+        select(col(IndicatorDuty.indicator_id), col(Duty.department_id), col(Duty.name))
         .join(Duty, col(Duty.id) == col(IndicatorDuty.duty_id))
         .order_by(col(Duty.id))
     )
     goals = (
-        select(col(IndicatorGoal.indicator_id), col(StrategicGoal.name))
+        select(col(IndicatorGoal.indicator_id), col(StrategicGoal.department_id), col(StrategicGoal.name))
         .join(StrategicGoal, col(StrategicGoal.id) == col(IndicatorGoal.goal_id))
         .order_by(col(StrategicGoal.id))
     )
@@ -132,8 +139,13 @@ def measure_names(session: Session, ids: Sequence[int] | None) -> dict[int, tupl
     for chunk in chunks:
         d = duties if chunk is None else duties.where(col(IndicatorDuty.indicator_id).in_(chunk))
         g = goals if chunk is None else goals.where(col(IndicatorGoal.indicator_id).in_(chunk))
-        for ind, name in session.execute(d):
-            out.setdefault(int(ind), ([], []))[0].append(name)
-        for ind, name in session.execute(g):
-            out.setdefault(int(ind), ([], []))[1].append(name)
+        for ind, dept, name in session.execute(d):
+            out.setdefault(int(ind), ([], []))[0].append((int(dept), name))
+        for ind, dept, name in session.execute(g):
+            out.setdefault(int(ind), ([], []))[1].append((int(dept), name))
+    # Links are a set: list them by name (code points, the same on every backend), not by the ids an
+    # import happens to create, so an exported catalogue reads back in the same order.
+    for duty_refs, goal_refs in out.values():
+        duty_refs.sort(key=lambda ref: (ref[1], ref[0]))
+        goal_refs.sort(key=lambda ref: (ref[1], ref[0]))
     return out

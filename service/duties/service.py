@@ -7,6 +7,7 @@ from typing import Literal
 
 from sqlmodel import Session
 
+from loaders.fields import measure_ref, parse_measure_ref
 from loaders.text import normalize_text
 from service import audit
 from service.auth.context import current_principal, require_department
@@ -170,41 +171,73 @@ def delete_item(session: Session, which: Which, item_id: int) -> None:
     record(session, _ENTITY[which], [item_id])
 
 
+def measure_items(refs: Refs, department_id: int | None, links: Sequence[tuple[int, str]]) -> list[str]:
+    """Linked duties/goals as items of an indicator's duties/strategic_goals: a plain name when it is
+    of the indicator's own department, "【部门】名称" when of another (``loaders.fields.measure_ref``)."""
+    return [
+        measure_ref(None if dept == department_id else refs.departments[dept].name, name)
+        for dept, name in links
+    ]
+
+
+def _may_add_to(refs: Refs, owner: int, own: int | None, doing: str) -> None:
+    """A new duty/goal of another department ("【部门】名称") is added on that department's authority,
+    as if through its own duties API, so an editor cannot write into a department outside its scope."""
+    if owner != own:
+        require_department(refs.departments[owner].code, doing)
+
+
 def resolve_measures(
     session: Session, refs: Refs, *, department_id: int | None, duties: Sequence[str], goals: Sequence[str]
 ) -> tuple[list[int], list[int], list[int], list[int]]:
-    """Duty and goal ids for names given on an indicator (created under its department when new).
+    """Duty and goal ids for the items given on an indicator, created when new: a plain name in the
+    indicator's department, "【部门】名称" in the department named (see ``measure_items``).
 
     Returns (duty_ids, goal_ids, new_duty_ids, new_goal_ids).
     """
-    if (duties or goals) and department_id is None:
+    duty_refs = [parse_measure_ref(item) for item in duties]
+    goal_refs = [parse_measure_ref(item) for item in goals]
+    if department_id is None and any(dept is None for dept, _ in (*duty_refs, *goal_refs)):
         raise ValidationFailed(
             "Duties and strategic goals belong to a department",
             errors=[
-                FieldError(field="department", message="name the department whose duties/goals these are")
+                FieldError(
+                    field="department",
+                    message="name the department whose duties/goals these are (or write 【部门】名称)",
+                )
             ],
         )
-    if department_id is None:
-        return [], [], [], []
-    duty_by_name = {d.name: d for d in repo.duties_of(session, department_id)}
-    goal_by_name = {g.name: g for g in repo.goals_of(session, department_id)}
     duty_ids, goal_ids, new_duties, new_goals = [], [], [], []
-    for name in duties:
-        duty = duty_by_name.get(name)
+    duty_by_name: dict[int, dict[str, Duty]] = {}
+    goal_by_name: dict[int, dict[str, StrategicGoal]] = {}
+    for dept, name in duty_refs:
+        owner = department_id if dept is None else refs.department_id(dept)
+        assert owner is not None
+        known = duty_by_name.get(owner)
+        if known is None:
+            known = duty_by_name[owner] = {d.name: d for d in repo.duties_of(session, owner)}
+        duty = known.get(name)
         if duty is None:
-            duty = Duty(department_id=department_id, name=name)
+            _may_add_to(refs, owner, department_id, "add a duty")
+            duty = Duty(department_id=owner, name=name)
             repo.add(session, duty)
-            duty_by_name[name] = duty
+            known[name] = duty
             assert duty.id is not None
             new_duties.append(duty.id)
         assert duty.id is not None
         duty_ids.append(duty.id)
-    for name in goals:
-        goal = goal_by_name.get(name)
+    for dept, name in goal_refs:
+        owner = department_id if dept is None else refs.department_id(dept)
+        assert owner is not None
+        known_goals = goal_by_name.get(owner)
+        if known_goals is None:
+            known_goals = goal_by_name[owner] = {g.name: g for g in repo.goals_of(session, owner)}
+        goal = known_goals.get(name)
         if goal is None:
-            goal = StrategicGoal(department_id=department_id, name=name)
+            _may_add_to(refs, owner, department_id, "add a strategic goal")
+            goal = StrategicGoal(department_id=owner, name=name)
             repo.add(session, goal)
-            goal_by_name[name] = goal
+            known_goals[name] = goal
             assert goal.id is not None
             new_goals.append(goal.id)
         assert goal.id is not None

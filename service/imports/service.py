@@ -11,10 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col
 
+from loaders.fields import parse_measure_ref
 from loaders.readers import LoadError, RawRecord
 from service import audit
 from service.domain import COMPARATOR_SYMBOLS, LIFECYCLE, Comparator, IndicatorStatus
-from service.duties.repository import all_measure_names, indicator_link_names
+from service.duties.repository import all_measure_refs, indicator_link_refs
+from service.duties.service import measure_items
 from service.errors import FieldError, UnsupportedMedia, ValidationFailed
 from service.indicators import repository as repo
 from service.indicators.schemas import IndicatorDraft
@@ -149,8 +151,6 @@ def import_records(
         if draft.code:
             values["code"] = draft.code
         new_links = {(link["legal_basis_id"], link["clause"]) for link in plan.basis_links}
-        if plan.duties or plan.goals:
-            measures.append((values, plan))
         # A file without a successor column keeps the successor an indicator already has.
         successor = successor or (match.superseded_by if match is not None else None)
         if (problem := _successor_problem(values["status"], successor)) is not None:
@@ -161,6 +161,8 @@ def import_records(
             successors.append((row, draft.code or (match.code if match is not None else None), successor))
         if match is None:
             inserts.append((values, plan.basis_links))
+            if plan.duties or plan.goals:
+                measures.append((values, plan))
             continue
         values["code"] = match.code
         for dated in ("effective_from", "expires_on"):  # a file without date columns keeps the dates
@@ -179,14 +181,13 @@ def import_records(
             )
             continue
         old = _comparable(match._asdict())
-        same_measures = not (plan.duties or plan.goals) or indicator_link_names(session, match.id) == (
-            plan.duties,
-            plan.goals,
-        )
+        same_measures = not (plan.duties or plan.goals) or _same_measures(session, refs, match, plan)
         if old == _comparable(values) and links_now.get(match.id, set()) == new_links and same_measures:
             report.unchanged += 1
             report.codes.append(match.code)
-            continue
+            continue  # an unchanged row writes nothing, its duties and goals neither
+        if plan.duties or plan.goals:
+            measures.append((values, plan))
         updates.append({**values, "_id": match.id, "version": match.version + 1})
         link_changes[match.code] = plan.basis_links
     if not report.errors:
@@ -243,6 +244,23 @@ def import_records(
         # The dry run did every step, so its counts are exact; undo them all.
         session.rollback()
     return report
+
+
+def _same_measures(session: Session, refs: Refs, match: Any, plan: RowPlan) -> bool:
+    """Whether the row names exactly the duties and goals (department and name) the indicator measures.
+
+    Compared as (department id, name): "【教育厅】x" on an indicator of 教育厅 is its own duty x.
+    """
+    duties, goals = indicator_link_refs(session, match.id)
+    own = plan.values["department_id"]
+
+    def named(items: Sequence[str]) -> list[tuple[int | None, str]]:
+        out: list[tuple[int | None, str]] = []
+        for dept, name in map(parse_measure_ref, items):
+            out.append((own if dept is None else refs.department_id(dept, create=False), name))
+        return out
+
+    return named(plan.duties) == list(duties) and named(plan.goals) == list(goals)
 
 
 def _successor_problem(status: str, successor: str | None) -> str | None:
@@ -315,7 +333,7 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
         stmt = stmt.where(col(Indicator.status) != IndicatorStatus.retired.value)
     indicators = list(session.execute(stmt).scalars())
     links = repo.basis_links(session, [i.id for i in indicators if i.id is not None])
-    measured = all_measure_names(session)
+    measured = all_measure_refs(session)
     for ind in indicators:
         node = refs.categories[ind.category_id]
         unclassified = node.framework == "unclassified"
@@ -335,8 +353,10 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
             "unit": ind.unit,
             "comparator": COMPARATOR_SYMBOLS[Comparator(ind.comparator)] if ind.comparator else None,
             "value": ind.value_num if ind.value_num is not None else ind.value,
+            "value_max": ind.value_max,
             "raw_value": ind.raw_value,
-            "value_basis": ind.value_basis or ind.value_basis_text,
+            "value_basis": ind.value_basis,
+            "value_basis_text": ind.value_basis_text,
             "scoring_rule": ind.scoring_rule,
             "data_source": ind.data_source,
             "frequency": ind.frequency,
@@ -354,8 +374,8 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
             "superseded_by": ind.superseded_by,
             "effective_from": ind.effective_from.isoformat() if ind.effective_from else None,
             "expires_on": ind.expires_on.isoformat() if ind.expires_on else None,
-            "duties": measured.get(ind.id or 0, ([], []))[0],
-            "strategic_goals": measured.get(ind.id or 0, ([], []))[1],
+            "duties": measure_items(refs, ind.department_id, measured.get(ind.id or 0, ([], []))[0]),
+            "strategic_goals": measure_items(refs, ind.department_id, measured.get(ind.id or 0, ([], []))[1]),
         }
         yield {k: v for k, v in row.items() if v not in (None, [], "")}
 
@@ -379,8 +399,10 @@ def snapshot_row(snap: dict[str, Any]) -> dict[str, Any]:
         "unit": snap.get("unit"),
         "comparator": snap.get("comparator_symbol"),
         "value": snap.get("value"),
+        "value_max": snap.get("value_max"),
         "raw_value": snap.get("raw_value"),
-        "value_basis": snap.get("value_basis") or snap.get("value_basis_text"),
+        "value_basis": snap.get("value_basis"),
+        "value_basis_text": snap.get("value_basis_text"),
         "scoring_rule": snap.get("scoring_rule"),
         "data_source": snap.get("data_source"),
         "frequency": snap.get("frequency"),

@@ -17,7 +17,7 @@ BASIS_LINK = IndicatorBasis.__table__  # type: ignore[attr-defined]
 # Columns a user's data determines; everything else is bookkeeping.
 CONTENT_COLUMNS: tuple[str, ...] = (
     "code", "name", "kind", "category_id", "sector_id", "department_id", "raw_level1", "raw_level2",
-    "definition", "formula", "unit", "comparator", "value", "value_num", "raw_value", "value_basis",
+    "definition", "formula", "unit", "comparator", "value", "value_num", "value_max", "raw_value", "value_basis",
     "value_basis_text", "scoring_rule", "data_source", "frequency", "budget_types", "keywords", "basis",
     "direction", "is_core", "horizon", "weight", "source", "notes", "status", "natural_key",
     "effective_from", "expires_on", "superseded_by",

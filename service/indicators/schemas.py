@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from loaders.fields import split_list_cell
 from loaders.text import normalize_text
 from loaders.values import parse_comparator, parse_raw_value
 from service.domain import (
@@ -28,7 +29,6 @@ from service.domain import (
 )
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-_LIST_SPLIT = re.compile(r"[;；,，、|\n]+")
 _NUMERIC_COMPARATORS = {
     Comparator.ge,
     Comparator.le,
@@ -85,21 +85,27 @@ def _date(v: Any) -> Any:
     return v
 
 
-def _listify(v: Any) -> Any:
-    if v is None:
-        return []
-    if isinstance(v, str):
-        s = v.strip()
-        if s.startswith("["):
-            try:
-                v = json.loads(s)
-            except ValueError:
-                pass
+def _listify(name: str) -> Any:
+    """A list field given as a list, a JSON array text, or text split as a spreadsheet cell is
+    (``split_list_cell``: keywords on 、,;|, duties and goals only on line breaks)."""
+
+    def convert(v: Any) -> Any:
+        if v is None:
+            return []
         if isinstance(v, str):
-            return [p for p in (normalize_text(x) for x in _LIST_SPLIT.split(v)) if p]
-    if isinstance(v, list | tuple):
-        return [p for p in (normalize_text(str(x)) for x in v if x is not None) if p]
-    return v
+            s = v.strip()
+            if s.startswith("["):
+                try:
+                    v = json.loads(s)
+                except ValueError:
+                    pass
+            if isinstance(v, str):
+                return split_list_cell(name, v)
+        if isinstance(v, list | tuple):
+            return [p for p in (normalize_text(str(x)) for x in v if x is not None) if p]
+        return v
+
+    return convert
 
 
 def _bool(v: Any) -> Any:
@@ -123,7 +129,8 @@ def _comparator(v: Any) -> Any:
 
 
 Text = Annotated[str | None, BeforeValidator(_text)]
-StrList = Annotated[list[str], BeforeValidator(_listify)]
+Labels = Annotated[list[str], BeforeValidator(_listify("keywords"))]
+Sentences = Annotated[list[str], BeforeValidator(_listify("duties"))]
 
 
 class IndicatorDraft(BaseModel):
@@ -149,15 +156,19 @@ class IndicatorDraft(BaseModel):
     formula: Text = Field(default=None, max_length=2_000)
     unit: Text = Field(default=None, max_length=100)
     comparator: Annotated[Comparator | None, BeforeValidator(_comparator)] = None
-    value: float | str | None = None
+    # A number no float holds (JSON Infinity, NaN) is refused, never stored as a wrong value.
+    value: Annotated[float, Field(allow_inf_nan=False)] | str | None = None
+    value_max: float | None = Field(
+        default=None, allow_inf_nan=False, description="upper bound when the value is a range (90%~95%)"
+    )
     raw_value: str | None = Field(default=None, max_length=500)
     value_basis: Annotated[ValueBasis | None, BeforeValidator(_alias(VALUE_BASIS_ALIASES))] = None
     value_basis_text: Text = None
     scoring_rule: Text = Field(default=None, max_length=10_000)
     data_source: Text = Field(default=None, max_length=2_000)
     frequency: Text = Field(default=None, max_length=100)
-    budget_types: StrList = Field(default_factory=list)
-    keywords: StrList = Field(default_factory=list)
+    budget_types: Labels = Field(default_factory=list)
+    keywords: Labels = Field(default_factory=list)
     basis: Text = Field(default=None, max_length=5_000)
     basis_clause: Text = Field(default=None, max_length=2_000)
     direction: Annotated[Direction | None, BeforeValidator(_alias(DIRECTION_ALIASES))] = None
@@ -173,8 +184,8 @@ class IndicatorDraft(BaseModel):
     expires_on: Annotated[date | None, BeforeValidator(_date)] = Field(
         default=None, description="date it stops being in force (失效日期)"
     )
-    duties: StrList = Field(default_factory=list)
-    strategic_goals: StrList = Field(default_factory=list)
+    duties: Sentences = Field(default_factory=list)
+    strategic_goals: Sentences = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -204,13 +215,21 @@ class IndicatorDraft(BaseModel):
             if self.raw_value is None:
                 self.raw_value = self.value.strip() or None
             self.value = parsed.value
+            self.value_max = self.value_max if self.value_max is not None else parsed.value_max
             self.comparator = self.comparator or parsed.comparator
             self.unit = self.unit or parsed.unit
         elif self.value is None and self.raw_value:
             parsed = parse_raw_value(self.raw_value)
             self.value = parsed.value
+            self.value_max = self.value_max if self.value_max is not None else parsed.value_max
             self.comparator = self.comparator or parsed.comparator
             self.unit = self.unit or parsed.unit
+        if self.value_max is not None and not (
+            isinstance(self.value, int | float) and self.value <= self.value_max
+        ):
+            raise FieldValueError(
+                "value_max", f"value_max {self.value_max} needs a numeric value not above it (value: {self.value})"
+            )
         if self.comparator in _NUMERIC_COMPARATORS and isinstance(self.value, str):
             raise FieldValueError(
                 "value", f"value 「{self.value}」 is not a number, but comparator is {self.comparator.value}"
@@ -241,6 +260,7 @@ class IndicatorPatch(BaseModel):
     unit: str | None = None
     comparator: str | None = None
     value: float | str | None = None
+    value_max: float | None = None
     raw_value: str | None = None
     value_basis: str | None = None
     value_basis_text: str | None = None
@@ -301,6 +321,7 @@ class IndicatorOut(BaseModel):
     comparator: Comparator | None = None
     comparator_symbol: str | None = None
     value: float | str | None = None
+    value_max: float | None = None
     raw_value: str | None = None
     value_basis: ValueBasis | None = None
     value_basis_text: str | None = None

@@ -70,20 +70,27 @@ def resolve(
     sector_id = refs.sector_id(draft.sector)
     department_id = refs.department_id(draft.department)
     value = draft.value
+    # The labels as written. A row that gives them (an export does) is taken at its word, also where
+    # one is empty: "满意度指标" without level 2 maps onto 服务对象满意度指标, yet was written without it.
+    if draft.raw_level1 is not None or draft.raw_level2 is not None:
+        raw_level1, raw_level2 = draft.raw_level1, draft.raw_level2
+    else:
+        raw_level1, raw_level2 = draft.level1, draft.level2
     values: dict[str, Any] = {
         "name": draft.name,
         "kind": kind.value,
         "category_id": category_id,
         "sector_id": sector_id,
         "department_id": department_id,
-        "raw_level1": draft.raw_level1 or draft.level1,
-        "raw_level2": draft.raw_level2 or draft.level2,
+        "raw_level1": raw_level1,
+        "raw_level2": raw_level2,
         "definition": draft.definition,
         "formula": draft.formula,
         "unit": draft.unit,
         "comparator": draft.comparator.value if draft.comparator else None,
         "value": None if value is None else _value_text(value),
         "value_num": float(value) if isinstance(value, int | float) else None,
+        "value_max": draft.value_max,
         "raw_value": draft.raw_value,
         "value_basis": draft.value_basis.value if draft.value_basis else None,
         "value_basis_text": draft.value_basis_text,
@@ -217,6 +224,7 @@ def snapshots(
                 "comparator": ind.comparator,
                 "comparator_symbol": _SYMBOLS.get(ind.comparator) if ind.comparator else None,
                 "value": ind.value_num if ind.value_num is not None else ind.value,
+                "value_max": ind.value_max,
                 "raw_value": ind.raw_value,
                 "value_basis": ind.value_basis,
                 "value_basis_text": ind.value_basis_text,
@@ -415,6 +423,7 @@ def draft_of(ind: Indicator, refs: Refs, *, basis_clause: str | None) -> dict[st
         "unit": ind.unit,
         "comparator": ind.comparator,
         "value": ind.value_num if ind.value_num is not None else ind.value,
+        "value_max": ind.value_max,
         "raw_value": ind.raw_value,
         "value_basis": ind.value_basis,
         "value_basis_text": ind.value_basis_text,
@@ -508,12 +517,19 @@ def merged_draft(
 
     This is what ``revise`` validates; proposals validate and check their revise items the same way.
     """
-    from service.duties.repository import indicator_link_names
+    from service.duties.repository import indicator_link_refs
+    from service.duties.service import measure_items
 
     assert ind.id is not None
+    refs = refs or Refs(session)
     links = repo.basis_links(session, [ind.id]).get(ind.id, [])
-    current = draft_of(ind, refs or Refs(session), basis_clause=links[0][0].clause if links else None)
-    current["duties"], current["strategic_goals"] = indicator_link_names(session, ind.id)
+    current = draft_of(ind, refs, basis_clause=links[0][0].clause if links else None)
+    # Linked duties of another department stay that department's when the links are written again.
+    duties, goals = indicator_link_refs(session, ind.id)
+    current["duties"] = measure_items(refs, ind.department_id, duties)
+    current["strategic_goals"] = measure_items(refs, ind.department_id, goals)
+    if ("value" in changes or "raw_value" in changes) and "value_max" not in changes:
+        current["value_max"] = None  # a new value (or text) brings its own range, if any
     if "value" in changes and "raw_value" not in changes:
         current["raw_value"] = None  # a new value replaces the old published text
     if "raw_value" in changes and "value" not in changes:

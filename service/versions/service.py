@@ -59,7 +59,7 @@ class ChangeClass(StrEnum):
 MAJOR_FIELDS = frozenset({"definition", "formula", "unit", "comparator", "kind"})
 MINOR_FIELDS = frozenset(
     {
-        "value", "raw_value", "value_basis", "value_basis_text", "legal_bases", "basis", "status",
+        "value", "value_max", "raw_value", "value_basis", "value_basis_text", "legal_bases", "basis", "status",
         "superseded_by", "effective_from", "expires_on", "level1", "level2", "scoring_rule", "direction",
         "sector", "department", "duties", "strategic_goals", "horizon", "weight", "is_core",
     }

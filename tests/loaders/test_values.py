@@ -95,8 +95,7 @@ def test_numeric_values(raw: str, comparator: Comparator | None, value: float, u
         ("2025年年底前", "2025年年底前"),
         ("2023年12月前", "2023年12月前"),
         ("12月底前", "12月底前"),
-        # ranges are not split into bounds
-        ("18—54周岁", "18—54周岁"),
+        # date spans are no ranges (ranges with bounds: tests/loaders/test_value_bounds.py)
         ("2021.1.1-12.31", "2021.1.1-12.31"),
         ("提前15至30分钟", "提前15至30分钟"),
         ("达到国家标准", "达到国家标准"),

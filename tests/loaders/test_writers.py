@@ -28,7 +28,7 @@ ROWS: list[dict[str, object]] = [
         "definition": "@mention and more",
         "formula": "-3 + x",
         "sector": "卫生健康",
-        "keywords": "结转、结余",
+        "keywords": ["结转", "结余"],  # a list cell reads back as the list (one item per line)
     },
     {
         "code": "A-1",
@@ -91,8 +91,8 @@ EXPECTED_TYPED: dict[ExportProfile, dict[str, object]] = {
         "horizon": "mid_term",
         "weight": "2.5",
         "status": "standard",
-        "keywords": "执行率、预算",
-        "budget_types": "一般公共预算",
+        "keywords": ["执行率", "预算"],
+        "budget_types": ["一般公共预算"],
     },
     ExportProfile.chinese: {
         "name": "预算执行率",
@@ -105,8 +105,8 @@ EXPECTED_TYPED: dict[ExportProfile, dict[str, object]] = {
         "horizon": "中期",
         "weight": "2.5",
         "status": "标准",
-        "keywords": "执行率、预算",
-        "budget_types": "一般公共预算",
+        "keywords": ["执行率", "预算"],
+        "budget_types": ["一般公共预算"],
     },
     ExportProfile.platform: {
         "name": "预算执行率",
@@ -119,8 +119,8 @@ EXPECTED_TYPED: dict[ExportProfile, dict[str, object]] = {
         "horizon": "1",
         "weight": "2.5",
         "status": "标准",
-        "keywords": "执行率、预算",
-        "budget_types": "一般公共预算",
+        "keywords": ["执行率", "预算"],
+        "budget_types": ["一般公共预算"],
     },
 }
 
