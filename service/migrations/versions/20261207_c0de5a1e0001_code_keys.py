@@ -13,7 +13,7 @@ finance platform, so renaming one here would silently break those references, an
 upgrade would take the service down over data that was legal when written. Instead the oldest
 row (lowest id) takes the key, the younger ones keep ``code_key`` NULL (still reachable by their
 exact code; the unique index admits several NULLs on SQLite and PostgreSQL), and the collisions
-are logged here as a warning, listed by ``GET /v1/quality`` (``code_collisions``) until a steward
+are logged here as a warning and listed by ``GET /v1/quality/code-collisions`` until a steward
 retires or supersedes the duplicates.
 """
 
