@@ -203,6 +203,22 @@ class TestReferenceCodes:
         assert client.get("/v1/releases/2026.a").json()["name"] == "2026.A"
 
 
+class TestLegalBases:
+    def test_document_numbers_compare_by_key(self, client: TestClient) -> None:
+        body = {"doc_no": "DB44/T 1234-2026", "title": "编码测试地方标准", "kind": "行业标准"}
+        r = client.post("/v1/legal-bases", json=body)
+        assert r.status_code == 201, r.text
+        basis = r.json()["id"]
+        again = client.post("/v1/legal-bases", json={**body, "doc_no": "db44/t 1234-2026"})
+        assert again.status_code == 409, again.text
+        # An indicator naming the document by its number in small letters rests on it.
+        r = client.post(
+            "/v1/indicators", json={"name": "地方标准达标率", "basis": "依据 db44/t 1234-2026 第5条"}
+        )
+        assert r.status_code == 201, r.text
+        assert [b["id"] for b in r.json()["legal_bases"]] == [basis]
+
+
 class TestTargets:
     def test_a_target_restated_with_codes_in_another_case_changes_nothing(self, client: TestClient) -> None:
         _create(client, "ZZ-00020", name="目标用指标")
