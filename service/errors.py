@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,7 +212,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         logging.getLogger("service").warning("integrity error on %s: %s", request.url.path, exc.orig)
-        return _render(request, Conflict("The write conflicts with a record stored meanwhile; reload and retry"))
+        # A code taken meanwhile (the unique index on code_key, in any spelling) is the code's fault.
+        taken = re.search(r"[._(]code(?:_key)?\b", str(exc.orig)) is not None
+        errors = [FieldError(field="code", message="code taken meanwhile")] if taken else []
+        return _render(
+            request,
+            Conflict("The write conflicts with a record stored meanwhile; reload and retry", errors=errors),
+        )
 
     # The database away (restarting, unreachable) or SQLite's lock held past the busy timeout: a
     # temporary condition the caller can retry, answered in full so the connection stays usable.

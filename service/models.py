@@ -40,16 +40,27 @@ class Category(SQLModel, table=True):
     sort: int = 0
 
 
+# ``code_key`` (service/codes.py) is the code folded for comparison; its unique index is what stops a
+# second spelling of a code (``jyt`` next to ``JYT``). It is NULL only on rows an upgrade found
+# colliding with an older row's key: those stay reachable by their exact code (migration c0de5a1e0001).
+
+
 class Sector(SQLModel, table=True):
+    __table_args__ = (Index("uq_sector_code_key", "code_key", unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
+    code_key: str | None = Field(default=None, max_length=128)
     name: str = Field(max_length=200, unique=True)
     parent_id: int | None = Field(default=None, foreign_key="sector.id")
 
 
 class Department(SQLModel, table=True):
+    __table_args__ = (Index("uq_department_code_key", "code_key", unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
+    code_key: str | None = Field(default=None, max_length=128)
     name: str = Field(max_length=200, unique=True)
     parent_id: int | None = Field(default=None, foreign_key="department.id")
 
@@ -103,10 +114,14 @@ class LegalBasisLink(SQLModel, table=True):
 
 
 class Indicator(SQLModel, table=True):
-    __table_args__ = (Index("ix_indicator_kind_name", "kind", "name"),)
+    __table_args__ = (
+        Index("ix_indicator_kind_name", "kind", "name"),
+        Index("uq_indicator_code_key", "code_key", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
+    code_key: str | None = Field(default=None, max_length=128)
     name: str = Field(max_length=500)
     kind: str = Field(max_length=32)
     category_id: int = Field(foreign_key="category.id", index=True)
@@ -325,8 +340,12 @@ class LegalBasisRevision(SQLModel, table=True):
 class Release(SQLModel, table=True):
     """A named, frozen published set: the revision of every published indicator at release time."""
 
+    # ``name_key``: the name folded like a code (service/codes.py), so "2026.A" and "2026.a" are one name.
+    __table_args__ = (Index("uq_release_name_key", "name_key", unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
+    name_key: str | None = Field(default=None, max_length=128)
     effective_on: date
     notes: str | None = None
     author: str | None = Field(default=None, max_length=200)

@@ -46,8 +46,16 @@ def _aware(at: datetime) -> datetime:
     return as_utc(at)
 
 
-def department_exists(session: Session, code: str) -> bool:
-    return session.exec(select(Department.id).where(col(Department.code) == code)).first() is not None
+def department_code(session: Session, code: str) -> str | None:
+    """The stored code of the department ``code`` names in any spelling (service/codes.py), or None."""
+    from service.codes import code_key
+
+    found = session.exec(select(Department.code).where(col(Department.code) == code)).first()
+    if found is None:
+        found = session.exec(
+            select(Department.code).where(col(Department.code_key) == code_key(code))
+        ).first()
+    return found
 
 
 def active_owners(session: Session, role: str, now: datetime) -> set[str]:

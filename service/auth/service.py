@@ -84,12 +84,14 @@ def _check_departments(session: Session, role: Role, departments: list[str]) -> 
             "Only editor keys are scoped to departments",
             errors=[FieldError("departments", f"must be empty for the {role.value} role")],
         )
-    unknown = [c for c in codes if not repository.department_exists(session, c)]
+    # Stored as the departments spell their codes, whatever spelling the caller used.
+    found = {c: repository.department_code(session, c) for c in codes}
+    unknown = [c for c, stored in found.items() if stored is None]
     if unknown:
         raise ValidationFailed(
             "Unknown department", errors=[FieldError("departments", f"no department {c}") for c in unknown]
         )
-    return codes
+    return list(dict.fromkeys(stored for stored in found.values() if stored is not None))
 
 
 def create_key(session: Session, data: KeyIn, *, created_by: str) -> KeyCreated:

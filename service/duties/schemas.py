@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from service.codes import display_code
+
+
+def _code(v: Any) -> Any:
+    """Full-width or padded codes (ＪＹＴ, " JYT ") are cleaned before the pattern judges them."""
+    return display_code(v) if isinstance(v, str) else v
 
 
 class MeasuredIn(BaseModel):
@@ -34,6 +43,6 @@ class MeasuredOut(BaseModel):
 class DepartmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    code: Annotated[str, BeforeValidator(_code)] = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     name: str = Field(min_length=1, max_length=200)
     parent_code: str | None = None

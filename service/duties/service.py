@@ -248,8 +248,18 @@ def resolve_measures(
 def create_department(session: Session, data: DepartmentIn) -> dict[str, object]:
     refs = Refs(session)
     name = normalize_text(data.name)  # compared as stored, or two spellings of one name slip past
-    if refs.department_id(data.code, create=False) or refs.department_id(name, create=False):
-        raise Conflict(f"Department {data.code} / {name} already exists")
+    # Both compare by key (service/codes.py): "jyt" is taken when JYT exists.
+    if (same := refs.department_id(data.code, create=False)) is not None:
+        taken = refs.departments[same].code
+        raise Conflict(
+            f"Department code {data.code} is taken by {taken}",
+            errors=[FieldError(field="code", message=f"部门编码 {taken} 已存在; code {taken} is taken")],
+        )
+    if refs.department_id(name, create=False):
+        raise Conflict(
+            f"Department {name} already exists",
+            errors=[FieldError(field="name", message=f"部门 {name} 已存在; department {name} exists")],
+        )
     parent_id = None
     if data.parent_code:
         parent_id = refs.department_id(data.parent_code, create=False)

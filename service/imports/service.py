@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 from loaders.fields import parse_measure_ref
 from loaders.readers import LoadError, RawRecord
 from service import audit
+from service.codes import code_key, resolve_code
 from service.domain import COMPARATOR_SYMBOLS, LIFECYCLE, Comparator, IndicatorStatus
 from service.duties.repository import all_measure_refs, indicator_link_refs
 from service.duties.service import measure_items
@@ -104,6 +105,8 @@ def import_records(
     matcher = BasisMatcher.build(basis_repo.all_bases(session))
     existing = repo.content_rows(session)
     by_code = {r.code: r for r in existing}
+    # A row's code matches whatever way it is cased or wide (service/codes.py): zz-00009 updates ZZ-00009.
+    by_code_key = {r.code_key: r for r in existing if r.code_key is not None}
     by_key: dict[str, Any] = {}
     for r in existing:
         by_key.setdefault(r.natural_key, r)
@@ -113,23 +116,25 @@ def import_records(
     updates: list[dict[str, Any]] = []
     link_changes: dict[str, list[dict[str, Any]]] = {}
     seen_keys: dict[str, int] = {}
-    seen_codes: dict[str, int] = {}
+    seen_codes: dict[str, int] = {}  # code key → the row that has it
+    file_codes: dict[str, str] = {}  # code key → the code as the file spells it first
+    # Column values whose superseded_by is to be spelled as the catalogue spells the code.
+    named_successors: list[dict[str, Any]] = []
     measures: list[tuple[dict[str, Any], RowPlan]] = []
     successors: list[tuple[int, str | None, str]] = []  # (row, its code, the code replacing it)
     # One pass: validate and resolve each row, keeping only the column values (memory stays flat
     # at 100k rows); any error anywhere means nothing is written.
     for row, draft, successor in _validated(records, report):
         if draft.code:
-            if draft.code in seen_codes:
+            if (first := seen_codes.get(code_key(draft.code))) is not None:
                 report.errors.append(
                     FieldError(
-                        field="code",
-                        row=row,
-                        message=f"code {draft.code} already used in row {seen_codes[draft.code]}",
+                        field="code", row=row, message=f"code {draft.code} already used in row {first}"
                     )
                 )
                 continue
-            seen_codes[draft.code] = row
+            seen_codes[code_key(draft.code)] = row
+            file_codes.setdefault(code_key(draft.code), draft.code)
         plan = resolve(draft, refs, matcher, default_status=default_status)
         report.warnings.extend(FieldError(field="level1", row=row, message=w) for w in plan.warnings)
         values = plan.values
@@ -147,7 +152,7 @@ def import_records(
             seen_keys[key] = row
         if report.errors:
             continue  # keep validating for the report, but stop planning writes
-        match = by_code.get(draft.code) if draft.code else by_key.get(key)
+        match = resolve_code(draft.code, by_code, by_code_key) if draft.code else by_key.get(key)
         if draft.code:
             values["code"] = draft.code
         new_links = {(link["legal_basis_id"], link["clause"]) for link in plan.basis_links}
@@ -158,7 +163,8 @@ def import_records(
             continue
         values["superseded_by"] = successor
         if successor:
-            successors.append((row, draft.code or (match.code if match is not None else None), successor))
+            successors.append((row, match.code if match is not None else draft.code, successor))
+            named_successors.append(values)
         if match is None:
             inserts.append((values, plan.basis_links))
             if plan.duties or plan.goals:
@@ -188,14 +194,29 @@ def import_records(
             continue  # an unchanged row writes nothing, its duties and goals neither
         if plan.duties or plan.goals:
             measures.append((values, plan))
-        updates.append({**values, "_id": match.id, "version": match.version + 1})
+        updates.append(row_update := {**values, "_id": match.id, "version": match.version + 1})
+        if successor:
+            named_successors.append(row_update)
         link_changes[match.code] = plan.basis_links
     if not report.errors:
-        report.errors.extend(_successor_errors(successors, by_code, seen_codes))
+        # Successors as the catalogue (or, for a new indicator, the file) spells their codes, so the
+        # loop check and the stored superseded_by agree with the codes whatever case a cell used.
+        spelled = {**file_codes, **{k: r.code for k, r in by_code_key.items()}}
+
+        def stored(code: str) -> str:
+            return str(by_code[code].code) if code in by_code else spelled.get(code_key(code), code)
+
+        successors = [(row, code, stored(successor)) for row, code, successor in successors]
+        for values in named_successors:
+            values["superseded_by"] = stored(values["superseded_by"])
+        report.errors.extend(
+            _successor_errors(successors, by_code, {stored(file_codes[k]): r for k, r in seen_codes.items()})
+        )
     if report.errors:
         raise _failed(report)
 
-    assign_codes(session, [v for v, _ in inserts if not v.get("code")], refs, set(by_code))
+    taken = {code_key(c) for c in by_code}
+    assign_codes(session, [v for v, _ in inserts if not v.get("code")], refs, taken)
     seq = repo.bump_change_seq(session)
     revisions_after = newest_revision_id(session)
     now = utcnow()

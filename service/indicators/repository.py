@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 from sqlmodel import Session, col
 
+from service.codes import code_key, resolve_code
 from service.db import bulk_insert
 from service.models import CatalogState, CodeSequence, Indicator, IndicatorBasis, LegalBasis
 
@@ -60,14 +61,28 @@ def allocate_codes(session: Session, prefix: str, count: int) -> range:
 
 
 def get_by_code(session: Session, code: str) -> Indicator | None:
-    return session.execute(select(Indicator).where(col(Indicator.code) == code)).scalar_one_or_none()
+    """The indicator a code names, however it is cased or wide (``service/codes.py``)."""
+    found = get_many_by_codes(session, [code])
+    return found[0] if found else None
 
 
 def get_many_by_codes(session: Session, codes: Sequence[str]) -> list[Indicator]:
+    """The indicators the codes name (compared by key), once each, in no particular order."""
     if not codes:
         return []
-    rows = session.execute(select(Indicator).where(col(Indicator.code).in_(codes))).scalars()
-    return list(rows)
+    out: dict[int, Indicator] = {}
+    for start in range(0, len(codes), 5000):
+        chunk = list(codes[start : start + 5000])
+        stmt = select(Indicator).where(
+            or_(col(Indicator.code).in_(chunk), col(Indicator.code_key).in_({code_key(c) for c in chunk}))
+        )
+        rows = list(session.execute(stmt).scalars())
+        exact = {i.code: i for i in rows}
+        by_key = {i.code_key: i for i in rows if i.code_key is not None}
+        for c in chunk:
+            if (ind := resolve_code(c, exact, by_key)) is not None:
+                out[ind.id or 0] = ind
+    return list(out.values())
 
 
 def get_many_by_ids(session: Session, ids: Sequence[int]) -> list[Indicator]:
@@ -89,13 +104,16 @@ def count_all(session: Session) -> int:
 
 
 def content_rows(session: Session) -> list[Row[Any]]:
-    """Every indicator's id, version and content columns (import matching)."""
-    cols = [INDICATOR.c.id, INDICATOR.c.version] + [INDICATOR.c[c] for c in CONTENT_COLUMNS]
+    """Every indicator's id, version, code key and content columns (import matching)."""
+    cols = [INDICATOR.c.id, INDICATOR.c.version, INDICATOR.c.code_key] + [
+        INDICATOR.c[c] for c in CONTENT_COLUMNS
+    ]
     return list(session.execute(select(*cols)))
 
 
 def insert_indicators(session: Session, rows: list[dict[str, Any]]) -> None:
-    bulk_insert(session, INDICATOR, rows)
+    """Insert new indicators; each row's ``code_key`` is derived here, so no caller can forget it."""
+    bulk_insert(session, INDICATOR, [{**r, "code_key": code_key(r["code"])} for r in rows])
 
 
 def update_indicators(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -121,18 +139,20 @@ def update_if_version(
 
 
 def ids_by_codes(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """Indicator ids keyed by the codes *as given*, matched by key: callers look up what they passed."""
     wanted = list(codes)
     out: dict[str, int] = {}
     for start in range(0, len(wanted), 5000):
         chunk = wanted[start : start + 5000]
-        out.update(
-            {
-                c: int(i)
-                for c, i in session.execute(
-                    select(col(Indicator.code), col(Indicator.id)).where(col(Indicator.code).in_(chunk))
-                )
-            }
+        stmt = select(col(Indicator.code), col(Indicator.code_key), col(Indicator.id)).where(
+            or_(col(Indicator.code).in_(chunk), col(Indicator.code_key).in_({code_key(c) for c in chunk}))
         )
+        rows = list(session.execute(stmt))
+        exact = {c: int(i) for c, _, i in rows}
+        by_key = {k: int(i) for _, k, i in rows if k is not None}
+        for c in chunk:
+            if (found := resolve_code(c, exact, by_key)) is not None:
+                out[c] = found
     return out
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 from loaders.levels import LevelMapping, map_levels
 from service import audit
 from service.auth.context import current_principal
+from service.codes import code_key
 from service.domain import COMPARATOR_SYMBOLS, IndicatorStatus, Kind
 from service.errors import FieldError, NotFound, PreconditionFailed, ValidationFailed
 from service.indicators import repository as repo
@@ -151,8 +152,8 @@ def assign_codes(
 ) -> None:
     """Give every plan without a code a readable one: prefix-sequence, e.g. WSJK-00012; never reused.
 
-    ``taken``: every code in use, when the caller holds them (an import); otherwise only the numbers
-    drawn are looked up, so one new indicator costs no read of the whole catalogue.
+    ``taken``: the keys (``code_key``) of every code in use, when the caller holds them (an import);
+    otherwise only the numbers drawn are looked up, so one new indicator costs no read of the whole catalogue.
     """
     by_prefix: dict[str, list[dict[str, Any]]] = {}
     for values in plans:
@@ -166,15 +167,17 @@ def assign_codes(
         while pending:
             numbers = repo.allocate_codes(session, prefix, len(pending))
             candidates = [f"{prefix}-{n:05d}" for n in numbers]
-            in_use = taken if taken is not None else set(repo.ids_by_codes(session, candidates))
+            in_use = (
+                taken if taken is not None else {code_key(c) for c in repo.ids_by_codes(session, candidates)}
+            )
             still: list[dict[str, Any]] = []
             for values, code in zip(pending, candidates, strict=True):
-                if code in in_use:  # a user chose this code by hand earlier: skip the number
+                if code_key(code) in in_use:  # a user chose this code (in any case) by hand: skip the number
                     still.append(values)
                     continue
                 values["code"] = code
                 if taken is not None:
-                    taken.add(code)
+                    taken.add(code_key(code))
             pending = still
 
 
@@ -316,8 +319,16 @@ def create_indicator(
     refs = refs or Refs(session)
     plan = resolve(draft, refs, matcher or _matcher(session), default_status=IndicatorStatus.draft)
     if draft.code:
-        if repo.get_by_code(session, draft.code) is not None:
-            raise Conflict(f"Indicator code {draft.code!r} already exists")
+        if (same := repo.get_by_code(session, draft.code)) is not None:
+            # Codes compare by key (service/codes.py): zz-00006 is ZZ-00006, so it is taken too.
+            raise Conflict(
+                f"Indicator code {draft.code!r} already exists as {same.code!r}",
+                errors=[
+                    FieldError(
+                        field="code", message=f"指标编码 {same.code} 已存在; code {same.code} is taken"
+                    )
+                ],
+            )
         plan.values["code"] = draft.code
     else:
         assign_codes(session, [plan.values], refs)
@@ -485,7 +496,7 @@ def revise(session: Session, ind: Indicator, changes: dict[str, Any], prov: Prov
         check_transition(ind.code, ind.status, new_status)
         changes["status"] = new_status
     if (new_status or ind.status) == IndicatorStatus.superseded.value:
-        _check_successor(session, ind.code, superseded_by)
+        superseded_by = _check_successor(session, ind.code, superseded_by)
     merged = merged_draft(session, ind, changes, refs)
     try:
         draft = IndicatorDraft.model_validate(merged)
@@ -551,27 +562,38 @@ def _status_value(status: object) -> str:
     return str(value)
 
 
-def _check_successor(session: Session, code: str, successor: str | None) -> None:
+def _check_successor(session: Session, code: str, successor: str | None) -> str:
+    """The replacing indicator's code as stored (``zz-00009`` names ZZ-00009), after checking that it
+    exists, is another indicator, and that following the replacements does not loop back."""
     if not successor:
         raise ValidationFailed(
             "A superseded indicator names the indicator that replaces it",
             errors=[FieldError(field="superseded_by", message="required with status superseded")],
         )
-    if successor == code or repo.get_by_code(session, successor) is None:
+    target = repo.get_by_code(session, successor)
+    if target is None or target.code == code:
         raise ValidationFailed(
             "The replacing indicator does not exist",
             errors=[FieldError(field="superseded_by", message=f"no other indicator has code {successor}")],
         )
     # Following the replacements from the successor must not lead back here (history is a line).
-    chain, at = [code, successor], repo.get_by_code(session, successor)
-    while at is not None and at.superseded_by and at.superseded_by not in chain[1:]:
-        chain.append(at.superseded_by)
-        if at.superseded_by == code:
+    chain, at = [code, target.code], target
+    seen = {code_key(target.code)}
+    while at is not None and at.superseded_by:
+        nxt = repo.get_by_code(session, at.superseded_by)
+        if nxt is None:
+            break
+        chain.append(nxt.code)
+        if nxt.code == code:
             raise ValidationFailed(
                 "The replacement would close a loop",
                 errors=[FieldError(field="superseded_by", message=f"supersession cycle {' → '.join(chain)}")],
             )
-        at = repo.get_by_code(session, at.superseded_by)
+        if code_key(nxt.code) in seen:
+            break
+        seen.add(code_key(nxt.code))
+        at = nxt
+    return target.code
 
 
 def retire_indicator(

@@ -11,7 +11,7 @@ from service.auth.access import READ
 from service.deps import EntityId, OffsetParam, PastDep, SessionDep
 from service.errors import problem_responses
 from service.knowledge.runtime import GraphRuntime
-from service.knowledge.service import as_of_instant
+from service.knowledge.service import as_of_instant, department_code, graph_node, indicator_code
 
 router = APIRouter(prefix="/v1", tags=["graph"])
 
@@ -46,7 +46,8 @@ def neighbourhood(
     revisions in force then; other relationships are today's.
     """
     at = as_of_instant(session, past)
-    result, backend = graph.read(lambda g: g.neighbourhood(node, depth=depth, limit=limit, as_of=at))
+    root = graph_node(session, node)
+    result, backend = graph.read(lambda g: g.neighbourhood(root, depth=depth, limit=limit, as_of=at))
     response.headers["X-Graph-Backend"] = backend
     return result
 
@@ -86,9 +87,12 @@ def impact(
     response_model=DepartmentProfile,
     responses=problem_responses(404, 503),
 )
-def department_profile(code: str, graph: GraphDep, response: Response) -> DepartmentProfile:
+def department_profile(
+    code: str, graph: GraphDep, response: Response, session: SessionDep
+) -> DepartmentProfile:
     """Duties and strategic goals with their indicators, and the gaps (nothing measures them)."""
-    result, backend = graph.read(lambda g: g.department_profile(code))
+    stored = department_code(session, code)
+    result, backend = graph.read(lambda g: g.department_profile(stored))
     response.headers["X-Graph-Backend"] = backend
     return result
 
@@ -101,9 +105,14 @@ def department_profile(code: str, graph: GraphDep, response: Response) -> Depart
     responses=problem_responses(404, 503),
 )
 def related(
-    code: str, graph: GraphDep, response: Response, limit: Annotated[int, Query(ge=1, le=200)] = 20
+    code: str,
+    graph: GraphDep,
+    response: Response,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[RelatedIndicator]:
     """Indicators ranked by shared legal basis, duty/goal, explicit relation, sector and category."""
-    result, backend = graph.read(lambda g: g.related(code, limit=limit))
+    stored = indicator_code(session, code)
+    result, backend = graph.read(lambda g: g.related(stored, limit=limit))
     response.headers["X-Graph-Backend"] = backend
     return result

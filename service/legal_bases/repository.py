@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from service.codes import key_map, resolve_code
 from service.models import IndicatorBasis, LegalBasis, LegalBasisLink
 
 
@@ -17,8 +18,12 @@ def get(session: Session, basis_id: int) -> LegalBasis | None:
 
 
 def find(session: Session, doc_no: str, title: str) -> LegalBasis | None:
-    stmt = select(LegalBasis).where(col(LegalBasis.doc_no) == doc_no, col(LegalBasis.title) == title)
-    return session.execute(stmt).scalar_one_or_none()
+    """The record with this title whose document number is ``doc_no`` in any case or width
+    (``gb 5749-2022`` is GB 5749-2022, service/codes.py); the exact spelling first."""
+    stmt = select(LegalBasis).where(col(LegalBasis.title) == title).order_by(col(LegalBasis.id))
+    editions = list(session.execute(stmt).scalars())  # a title has a handful of editions at most
+    exact = {b.doc_no: b for b in editions}
+    return resolve_code(doc_no, exact, key_map((b.doc_no, b) for b in editions))
 
 
 def add(session: Session, basis: LegalBasis) -> LegalBasis:

@@ -91,10 +91,11 @@ class BasisMatcher:
             doc_no = clean_doc_no(b.doc_no)
             # Document numbers are only usable when they look like one (文号 or a standard number).
             if re.search(r"〔\d{4}〕|\d+-\d{2,4}|令第?\d+号", doc_no):
-                key = normalize_text(doc_no)
+                # Case-folded, as every text it is looked for in: "gb 5749-2022" names GB 5749-2022.
+                key = normalize_text(doc_no).casefold()
                 keys.setdefault(key, b.id)
                 numbers.add(key)
-            title = normalize_text(_ANNOTATION.sub("", b.title))
+            title = normalize_text(_ANNOTATION.sub("", b.title)).casefold()
             titles[b.id] = title
             if len(title) >= 6:
                 keys.setdefault(title, b.id)
@@ -104,7 +105,7 @@ class BasisMatcher:
     def match(self, text: str | None) -> list[int]:
         if not text:
             return []
-        norm = normalize_text(text)
+        norm = normalize_text(text).casefold()
         hits = [(key, basis_id) for key, basis_id in self.patterns if key in norm]
         # A text naming an edition by number ("GB 5749-2006《生活饮用水卫生标准》") means that edition,
         # not also the one in force that the bare title would pick.

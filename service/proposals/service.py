@@ -110,7 +110,7 @@ def _visible(session: Session, p: Proposal, principal: Principal) -> bool:
     if principal.is_finance():
         return True
     if principal.role is Role.editor:
-        return p.department_code in principal.departments
+        return principal.covers_department(p.department_code)
     if principal.role is Role.reviewer:
         assert p.id is not None
         return repo.is_assigned(session, p.id, principal.actor)
@@ -330,13 +330,19 @@ def _claims(refs: Refs, v: _Valid, index: int, locate: Locate) -> list[Indicator
     return out
 
 
-def _require_department(session: Session, code: str) -> None:
-    require_department(code, "propose indicators")
-    if Refs(session).department_id(code, create=False) is None:
+def _require_department(session: Session, code: str) -> str:
+    """The department's code as stored (``jyt`` names JYT), after checking the caller may act for it."""
+    refs = Refs(session)
+    found = refs.department_id(code, create=False)
+    if found is None:
+        require_department(code, "propose indicators")
         raise ValidationFailed(
             "Unknown department",
             errors=[FieldError(field="department_code", message=f"no department {code}")],
         )
+    stored = refs.departments[found].code
+    require_department(stored, "propose indicators")
+    return stored
 
 
 # --- creating and editing --------------------------------------------------------------------------
@@ -369,9 +375,9 @@ def _item_row(proposal_id: int, seq: int, v: _Valid) -> ProposalItem:
 
 def create_proposal(session: Session, data: ProposalIn) -> tuple[ProposalOut, str]:
     """A draft proposal; every item is validated first (422 naming ``items[i].fields.<name>``)."""
-    _require_department(session, data.department_code)
-    valid = _validate_items(session, data.items, data.department_code, acting=current_principal())
-    return get_proposal(session, _open(session, data.title, data.department_code, data.reason, valid))
+    department_code = _require_department(session, data.department_code)
+    valid = _validate_items(session, data.items, department_code, acting=current_principal())
+    return get_proposal(session, _open(session, data.title, department_code, data.reason, valid))
 
 
 def import_proposal(
@@ -390,7 +396,7 @@ def import_proposal(
     status reads retired (停用, 废止 …) retires it, a row without a code creates one. Bad rows fail the
     whole request with their row and field; nothing is stored.
     """
-    _require_department(session, department_code)
+    department_code = _require_department(session, department_code)
     try:
         records = read_records(data, detect_format(content_type=content_type, filename=filename, data=data))
     except LoadError as exc:
@@ -1009,6 +1015,10 @@ def list_proposals(
 ) -> ProposalList:
     """Proposals the caller may see (finance: all; editors: their departments'; reviewers: assigned), newest first."""
     principal = current_principal()
+    if department:  # proposals hold the department's stored code; the filter may spell it otherwise
+        refs = Refs(session)
+        found = refs.department_id(department, create=False)
+        department = refs.departments[found].code if found is not None else department
     rows, total = repo.list_proposals(
         session,
         state=state.value if state else None,

@@ -11,7 +11,7 @@ from service.deps import PastDep, SessionDep
 from service.domain import IndicatorStatus
 from service.errors import problem_responses
 from service.quality import service
-from service.quality.schemas import QualityReport
+from service.quality.schemas import CodeCollisions, QualityReport
 
 router = APIRouter(prefix="/v1/quality", tags=["quality"])
 
@@ -53,3 +53,23 @@ def catalogue_quality(
         limit=limit,
     )
     return service.catalogue_quality(session, params, as_of=past.as_of, release=past.release)
+
+
+@router.get(
+    "/code-collisions",
+    operation_id="codeCollisions",
+    dependencies=[Depends(QUALITY)],
+    response_model=CodeCollisions,
+    responses=problem_responses(422),
+)
+def code_collisions(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="groups listed; the count is always full")] = 50,
+) -> CodeCollisions:
+    """Indicators whose codes differ only in case or width (ZZ-00006 and zz-00006).
+
+    New ones are refused; these were kept by the upgrade that made codes compare this way (renaming a
+    code would break the revisions, feed and audit entries that cite it). Each still answers to its exact
+    code and other spellings find the oldest; retire or supersede the duplicates.
+    """
+    return service.catalogue_code_collisions(session, limit=limit)

@@ -132,6 +132,21 @@ class UnitValueMismatch(BaseModel):
     items: list[UnitValueFinding] = Field(description="by code, then rule")
 
 
+class CodeCollision(BaseModel):
+    key: str = Field(description="the code folded for comparison (case, width, spaces)")
+    indicators: list[IndicatorRef] = Field(
+        description="by code as stored; each answers to its exact code, other spellings find the oldest"
+    )
+
+
+class CodeCollisions(BaseModel):
+    """Codes that differ only in case or width (ZZ-00006 and zz-00006). The catalogue refuses new ones;
+    these came from before that rule and wait for a steward to retire or supersede the duplicates."""
+
+    count: int
+    items: list[CodeCollision] = Field(description="by key; capped by `limit`")
+
+
 class QualityReport(BaseModel):
     """Lint findings over the catalogue (today's, a release's or a day's); every list capped by `limit`."""
 

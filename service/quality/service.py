@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 from sqlmodel import Session
 
 from loaders.text import normalize_text
+from service.codes import code_key
 from service.domain import BasisStatus, Comparator, IndicatorStatus
 from service.models import utcnow
 from service.quality import repository as repo
@@ -31,6 +32,8 @@ from service.quality.repository import Link, Row
 from service.quality.schemas import (
     BasisRef,
     ClusterMember,
+    CodeCollision,
+    CodeCollisions,
     DepartmentShare,
     DuplicateCluster,
     DuplicateClusters,
@@ -402,6 +405,37 @@ def duplicate_clusters(rows: Sequence[Row], *, min_similarity: float, limit: int
             )
     clusters.sort(key=lambda c: (-c.member_count, c.name, c.members[0].code))
     return DuplicateClusters(min_similarity=min_similarity, count=len(clusters), items=clusters[:limit])
+
+
+# --- codes -----------------------------------------------------------------------------------------
+
+
+def catalogue_code_collisions(session: Session, *, limit: int) -> CodeCollisions:
+    """Code collisions over every indicator, whatever its status (a retired one still answers lookups)."""
+    return code_collisions(repo.current_rows(session, [s.value for s in IndicatorStatus]), limit=limit)
+
+
+def code_collisions(rows: Iterable[Row], *, limit: int) -> CodeCollisions:
+    """Indicators whose codes are one code once case and width are folded (service/codes.py).
+
+    The code_key migration kept such pairs from older databases rather than rename cited codes: each
+    still answers to its exact code, and other spellings find the oldest.
+    """
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[code_key(r.code)].append(r)
+    found = [
+        CodeCollision(
+            key=key,
+            indicators=[
+                IndicatorRef(code=r.code, name=r.name, department_code=r.department_code)
+                for r in sorted(members, key=lambda r: r.code)
+            ],
+        )
+        for key, members in sorted(groups.items())
+        if len(members) > 1
+    ]
+    return CodeCollisions(count=len(found), items=found[:limit])
 
 
 # --- units -----------------------------------------------------------------------------------------

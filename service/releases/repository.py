@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from service.codes import code_key
 from service.domain import IndicatorStatus
 from service.errors import Conflict
 from service.models import Indicator, IndicatorRevision, Release, ReleaseItem
@@ -21,7 +22,13 @@ INDICATOR = Indicator.__table__  # type: ignore[attr-defined]
 
 
 def by_name(session: Session, name: str) -> Release | None:
-    return session.execute(select(Release).where(col(Release.name) == name)).scalars().first()
+    """The release ``name`` names, in any case or width (service/codes.py): the exact name first."""
+    found = session.execute(select(Release).where(col(Release.name) == name)).scalars().first()
+    if found is None:
+        found = (
+            session.execute(select(Release).where(col(Release.name_key) == code_key(name))).scalars().first()
+        )
+    return found
 
 
 def newest(session: Session) -> Release | None:
@@ -34,6 +41,7 @@ def all_newest_first(session: Session) -> list[Release]:
 
 def insert_release(session: Session, release: Release) -> Release:
     """Add the release row; a name taken meanwhile by a concurrent publisher is a 409."""
+    release.name_key = code_key(release.name)  # its unique index refuses the name in another case
     session.add(release)
     try:
         session.flush()

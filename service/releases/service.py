@@ -106,9 +106,13 @@ def create_release(session: Session, draft: ReleaseDraft) -> ReleaseOut:
     # Taking the change number first holds the catalogue's writer lock: no write is half done while the
     # set is frozen, and every revision recorded before has a smaller number than the release.
     seq = indicator_repo.bump_change_seq(session)
-    if repo.by_name(session, draft.name) is not None:
+    if (same := repo.by_name(session, draft.name)) is not None:  # "2026.a" is the release 2026.A
         raise Conflict(
-            f"Release {draft.name!r} already exists; releases never change", extra={"name": draft.name}
+            f"Release {same.name!r} already exists; releases never change",
+            errors=[
+                FieldError(field="name", message=f"发布版本 {same.name} 已存在; release {same.name} exists")
+            ],
+            extra={"name": same.name},
         )
     previous = repo.newest(session)
     rel = repo.insert_release(

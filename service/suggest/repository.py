@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Row, select, text
 from sqlmodel import Session, col
 
+from service.codes import code_key
 from service.models import (
     Department,
     Duty,
@@ -54,9 +55,12 @@ def freshness(session: Session) -> tuple[int, int]:
 
 
 def department_id(session: Session, name_or_code: str) -> int | None:
+    """The department named, or coded in any case or width (service/codes.py: ``jyt`` is JYT)."""
     found = session.execute(
         select(col(Department.id)).where(
-            (col(Department.name) == name_or_code) | (col(Department.code) == name_or_code)
+            (col(Department.name) == name_or_code)
+            | (col(Department.code) == name_or_code)
+            | (col(Department.code_key) == code_key(name_or_code))
         )
     ).scalar()
     return None if found is None else int(found)

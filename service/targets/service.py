@@ -76,7 +76,9 @@ def upsert_target(session: Session, data: TargetIn) -> tuple[TargetOut, bool]:
     old_rows = [] if created else _audit_rows(repo.rows_of(session, target.id))
     repo.replace_rows(session, target.id, rows)
     # The indicator rows are Core writes: audited as the target's list, merged into its entry.
-    new_rows = [{"code": r.code, **{k: v for k, v in row.items() if k != "indicator_id"}}
+    # Codes as stored (a row may name zz-00006 for ZZ-00006), so an unchanged target audits nothing.
+    stored = {i.id: i.code for i in indicator_repo.get_many_by_codes(session, codes)}
+    new_rows = [{"code": stored.get(ids[r.code], r.code), **{k: v for k, v in row.items() if k != "indicator_id"}}
                 for r, row in zip(data.indicators, rows, strict=True)]  # fmt: skip
     if new_rows != old_rows:
         audit.record(

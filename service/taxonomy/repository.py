@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from service.codes import code_key
 from service.models import Category, Department, Indicator, Sector
 
 
@@ -28,10 +29,11 @@ def indicator_counts_by_category(session: Session, *, exclude_status: str = "ret
 
 
 def all_sectors(session: Session) -> list[Sector]:
-    return list(session.execute(select(Sector).order_by(col(Sector.code))).scalars())
+    return list(session.execute(select(Sector).order_by(col(Sector.code), col(Sector.id))).scalars())
 
 
 def add_sector(session: Session, sector: Sector) -> Sector:
+    sector.code_key = code_key(sector.code)  # the unique index on it refuses a second spelling
     session.add(sector)
     session.flush()
     return sector
@@ -51,6 +53,7 @@ def all_departments(session: Session) -> list[Department]:
 
 
 def add_department(session: Session, department: Department) -> Department:
+    department.code_key = code_key(department.code)  # the unique index on it refuses a second spelling
     session.add(department)
     session.flush()
     return department

@@ -13,6 +13,7 @@ from pypinyin import Style, lazy_pinyin
 from sqlmodel import Session
 
 from loaders.levels import LevelMapping
+from service.codes import code_key, key_map, resolve_code
 from service.domain import CATEGORY_TREE, UNCLASSIFIED, Framework
 from service.errors import NotFound
 from service.models import Category, Department, Sector
@@ -89,14 +90,18 @@ class Refs:
                 c.id, c.framework, c.level, c.name, c.parent_id, level1, level2
             )
             self._by_path[c.path] = c.id
+        # Codes and names compare by key (service/codes.py): "jyt", "JYT" and "ＪＹＴ" are one
+        # department; a filter or cell in another spelling must not find nothing, or create a twin.
         self.sectors: dict[int, Sector] = {s.id: s for s in repo.all_sectors(session) if s.id is not None}
-        self._sector_by_name = {s.name: sid for sid, s in self.sectors.items()}
+        self._sector_by_name = key_map((s.name, sid) for sid, s in sorted(self.sectors.items()))
         self._sector_by_code = {s.code: sid for sid, s in self.sectors.items()}
+        self._sector_by_key = {s.code_key: sid for sid, s in self.sectors.items() if s.code_key}
         self.departments: dict[int, Department] = {
             d.id: d for d in repo.all_departments(session) if d.id is not None
         }
-        self._dept_by_name = {d.name: did for did, d in self.departments.items()}
+        self._dept_by_name = key_map((d.name, did) for did, d in sorted(self.departments.items()))
         self._dept_by_code = {d.code: did for did, d in self.departments.items()}
+        self._dept_by_key = {d.code_key: did for did, d in self.departments.items() if d.code_key}
         # Codes created through this cache, so the caller can announce them to the graph outbox.
         self.new_sector_codes: list[str] = []
         self.new_department_codes: list[str] = []
@@ -124,7 +129,9 @@ class Refs:
     def sector_id(self, name_or_code: str | None, *, create: bool = True) -> int | None:
         if not name_or_code:
             return None
-        found = self._sector_by_name.get(name_or_code) or self._sector_by_code.get(name_or_code)
+        found = self._sector_by_name.get(code_key(name_or_code)) or resolve_code(
+            name_or_code, self._sector_by_code, self._sector_by_key
+        )
         if found is not None or not create:
             return found
         parent_id = None
@@ -134,12 +141,14 @@ class Refs:
             parent_id = self.sector_id(m.group("parent").strip(), create=True)
             assert parent_id is not None
             base = self.sectors[parent_id].code + initials(m.group("child"), limit=4)
-        code = self._unique(base, self._sector_by_code)
+        code = self._unique(base, self._sector_by_code, self._sector_by_key)
         sector = repo.add_sector(self._session, Sector(code=code, name=name_or_code, parent_id=parent_id))
         assert sector.id is not None
+        assert sector.code_key is not None
         self.sectors[sector.id] = sector
-        self._sector_by_name[sector.name] = sector.id
+        self._sector_by_name[code_key(sector.name)] = sector.id
         self._sector_by_code[sector.code] = sector.id
+        self._sector_by_key[sector.code_key] = sector.id
         self.new_sector_codes.append(sector.code)
         return sector.id
 
@@ -160,24 +169,31 @@ class Refs:
     def department_id(self, name_or_code: str | None, *, create: bool = True) -> int | None:
         if not name_or_code:
             return None
-        found = self._dept_by_code.get(name_or_code) or self._dept_by_name.get(name_or_code)
+        found = resolve_code(name_or_code, self._dept_by_code, self._dept_by_key) or self._dept_by_name.get(
+            code_key(name_or_code)
+        )
         if found is not None or not create:
             return found
-        code = self._unique(initials(name_or_code, limit=8), self._dept_by_code)
+        code = self._unique(initials(name_or_code, limit=8), self._dept_by_code, self._dept_by_key)
         dept = repo.add_department(self._session, Department(code=code, name=name_or_code))
         assert dept.id is not None
+        assert dept.code_key is not None
         self.departments[dept.id] = dept
-        self._dept_by_name[dept.name] = dept.id
+        self._dept_by_name[code_key(dept.name)] = dept.id
         self._dept_by_code[dept.code] = dept.id
+        self._dept_by_key[dept.code_key] = dept.id
         self.new_department_codes.append(dept.code)
         return dept.id
 
     @staticmethod
-    def _unique(base: str, taken: dict[str, int]) -> str:
-        if base not in taken:
+    def _unique(base: str, exact: dict[str, int], by_key: dict[str, int]) -> str:
+        def taken(code: str) -> bool:
+            return resolve_code(code, exact, by_key) is not None
+
+        if not taken(base):
             return base
         n = 2
-        while f"{base}{n}" in taken:
+        while taken(f"{base}{n}"):
             n += 1
         return f"{base}{n}"
 

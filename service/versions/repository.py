@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
 
+from service.codes import code_key
 from service.db import bulk_insert, bulk_update_column
 from service.models import (
     Indicator,
@@ -201,7 +202,13 @@ def unrecorded_basis_ids(session: Session) -> list[int]:
 
 
 def release_by_name(session: Session, name: str) -> Release | None:
-    return session.execute(select(Release).where(col(Release.name) == name)).scalars().first()
+    """The release ``name`` names, in any case or width (service/codes.py): the exact name first."""
+    found = session.execute(select(Release).where(col(Release.name) == name)).scalars().first()
+    if found is None:
+        found = (
+            session.execute(select(Release).where(col(Release.name_key) == code_key(name))).scalars().first()
+        )
+    return found
 
 
 def release_revision(session: Session, release_id: int, indicator_id: int) -> IndicatorRevision | None:

@@ -379,7 +379,7 @@ def history(session: Session, code: str) -> HistoryOut:
     assert ind.id is not None
     revs = repo.indicator_history(session, ind.id)
     return HistoryOut(
-        code=code,
+        code=ind.code,
         current=ind.revision,
         revisions=[_revision_out(r, _valid_to(revs, i), with_snapshot=False) for i, r in enumerate(revs)],
     )
@@ -409,7 +409,7 @@ def diff(session: Session, code: str, a: int, b: int) -> RevisionDiff:
         raise NotFound(f"Indicator {code} has no revision {missing[0]}")
     changes = field_changes(ra.snapshot, rb.snapshot)
     return RevisionDiff(
-        code=code,
+        code=ind.code,
         from_revision=a,
         to_revision=b,
         change=classify([c.field for c in changes]).value if changes else None,

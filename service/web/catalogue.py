@@ -129,9 +129,10 @@ def indicatorrender(request: Request, code: str, session: SessionDep) -> HTMLRes
 @router.get("/indicators/{code}/graph.json", dependencies=[Depends(PAGE_READ)])
 def indicator_graph(request: Request, code: str, session: SessionDep) -> JSONResponse:
     """The neighbourhood as cytoscape elements (nodes, then edges)."""
-    indicators.get_indicator(session, code)  # 404, and drafts stay hidden from the public
+    out, _ = indicators.get_indicator(session, code)  # 404, and drafts stay hidden from the public
     graph = request.app.state.catalog.graph
-    sub, _ = graph.read(lambda g: g.neighbourhood(f"Indicator:{code}", depth=1, limit=60, as_of=None))
+    # The node is keyed by the code as stored; the path may spell it in another case or width.
+    sub, _ = graph.read(lambda g: g.neighbourhood(f"Indicator:{out.code}", depth=1, limit=60, as_of=None))
     nodes = [
         {"data": {"id": n.id, "label": str(n.props.get("name") or n.props.get("title") or n.key), "kind": n.label,
                   "root": n.distance == 0}}

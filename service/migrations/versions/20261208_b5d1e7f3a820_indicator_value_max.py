@@ -17,11 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Nullable: every existing value is a single number or text. batch_alter_table for SQLite.
-    with op.batch_alter_table("indicator") as batch:
-        batch.add_column(sa.Column("value_max", sa.Float(), nullable=True))
+    # Nullable: every existing value is a single number or text.
+    op.add_column("indicator", sa.Column("value_max", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("indicator") as batch:
-        batch.drop_column("value_max")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35), not a batch copy: copying the table would drop
+    # it, which the revisions' foreign keys refuse once the catalogue has data.
+    op.drop_column("indicator", "value_max")
