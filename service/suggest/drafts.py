@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service.domain import Comparator
 from service.suggest.dimensions import Dimension, dimension_of
@@ -44,7 +44,15 @@ _MEASURE = {
 _RATE_ENDINGS = ("率", "度", "比例", "占比", "比重", "覆盖面", "指数")
 _COUNT_ENDINGS = ("数", "数量", "量", "人次", "次数", "户数", "人数", "个数")
 # Words that open a clause but name nothing (time, scope, doing).
-_LEADING = re.compile(r"^(?:年内|当年|全年|本年度|年度|全县|全市|全省|全区|全镇|全乡|累计|共计|合计|其中|力争|确保|计划|预计|使|让|将|把|对|通过|实现|完成)+")
+_LEADING = re.compile(
+    r"^(?:年内|当年|全年|本年度|年度|全县|全市|全省|全区|全镇|全乡|累计|共计|合计|其中|力争|确保|计划|预计|使|让|将|把|对"
+    r"|通过|实现|完成|推进|推动|开展|实施|组织|加强|做好|加快|深入|持续|积极|进一步)+"
+)
+# Function words around the phrase (按, 各按 …), ordinal time (第一年), a leading place (在某某村).
+_LEAD_FUNCTION = re.compile(r"^(?:在|按照|按|对|为|向|于|由|以|将|给)+")
+_ORDINAL_TIME = re.compile(r"第[一二三四五六七八九十\d]+(?:年|季度|批|期|次)")
+_PLACE = re.compile(r"^[\u4e00-\u9fff]{1,12}?(?:省|市|县|区|镇|乡|村|街道|社区)(?=[\u4e00-\u9fff]{2,})")
+_TRAIL_FUNCTION = re.compile(r"(?:均各按|各按|均按|按照|按|各|均|约|达|的|共|为)+$")
 _SUBJECT = re.compile(r"([\u4e00-\u9fff]{2,10}?(?:工程|项目|服务|活动|培训|建设|改造|工作|行动|计划|补助|补贴))")
 _NOT_CJK = re.compile(r"[^\u4e00-\u9fff]")
 
@@ -69,8 +77,16 @@ class Draft:
 
 
 def _phrase(q: Quantity) -> str:
+    """The words the quantity measures, without time, place and function words around them."""
     phrase = _NOT_CJK.sub("", q.context)
-    return _LEADING.sub("", phrase)
+    phrase = _ORDINAL_TIME.sub("", phrase)
+    phrase = _LEADING.sub("", _LEAD_FUNCTION.sub("", phrase))
+    if q.context.lstrip().startswith(("全", "在")):
+        phrase = phrase.lstrip("全在")
+        while (stripped := _PLACE.sub("", phrase, count=1)) != phrase:
+            phrase = stripped
+    phrase = _TRAIL_FUNCTION.sub("", phrase)
+    return _LEADING.sub("", _LEAD_FUNCTION.sub("", phrase))
 
 
 def _name_for(q: Quantity, unit: Unit | None) -> str | None:
@@ -108,10 +124,15 @@ def _name_for(q: Quantity, unit: Unit | None) -> str | None:
     return phrase or None
 
 
-def quantity_draft(q: Quantity) -> Draft | None:
-    """A draft indicator for a quantity no suggestion took (None when the text names nothing)."""
+def quantity_draft(q: Quantity, subject: str = "项目") -> Draft | None:
+    """A draft indicator for a quantity no suggestion took.
+
+    When the words before it name nothing (在某村3500米), the target's subject stands in for them.
+    """
     unit = q.parsed_unit
     name = _name_for(q, unit)
+    if not name or len(name) < 2:
+        name = _name_for(replace(q, context=subject), unit)
     if not name or len(name) < 2:
         return None
     name = name[:40]

@@ -95,6 +95,30 @@ def _from_department(snap: Snapshot, department: int, name: str | None) -> Field
     return FieldGuess(fid, label, round(share, 3), "department", evidence, allowed, _top_sector(snap, fid))
 
 
+DEPARTMENT_NAME_CONFIDENCE = 0.9
+
+
+def _named_in(snap: Snapshot, department_name: str) -> FieldGuess | None:
+    """A family whose name the department's name contains (水利局 → 水利, 卫生健康委员会 → 卫生健康)."""
+    best = -1
+    for fid, label in enumerate(snap.vocab.fields.names):
+        if len(label) >= MIN_FIELD_LABEL and label != GENERIC_FIELD_LABEL and label in department_name:
+            if best < 0 or len(label) > len(snap.vocab.fields.names[best]):
+                best = fid
+    if best < 0:
+        return None
+    label = snap.vocab.fields.names[best]
+    return FieldGuess(
+        best,
+        label,
+        DEPARTMENT_NAME_CONFIDENCE,
+        "department",
+        (f"部门名称含行业领域:{department_name}",),
+        frozenset({best}),
+        _top_sector(snap, best),
+    )
+
+
 def _term_votes(snap: Snapshot, terms: Sequence[tuple[str, float]]) -> dict[int, float]:
     """Per family: sum over the query's terms of idf x log(lift), lift = P(family | term) / P(family).
 
@@ -157,6 +181,10 @@ def infer_field(
     if department >= 0:
         found = _from_department(snap, department, department_name)
         if found is not None and found.confidence >= CONFIDENT:
+            return found
+    if department_name:
+        found = _named_in(snap, department_name)
+        if found is not None:
             return found
     votes = _term_votes(snap, terms)
     why = _examples(snap, dense, matched)

@@ -44,7 +44,7 @@ from service.suggest.calibration import Calibration
 from service.suggest.calibration import load as load_calibration
 from service.suggest.catalogue import Snapshot, SuggestDoc, sector_root_of
 from service.suggest.dimensions import CORE_DIMENSIONS, Dimension
-from service.suggest.drafts import Draft, dimension_draft, quantity_draft
+from service.suggest.drafts import Draft, dimension_draft, quantity_draft, subject_of
 from service.suggest.fields import NONE as NO_FIELD
 from service.suggest.fields import FieldGuess, infer_field, is_generic
 from service.suggest.extract import Deadline, Extraction, Quantity, extract
@@ -352,7 +352,7 @@ class Ranker:
         w = self.weights
         extraction = extract(q.text, fiscal_year=q.fiscal_year)
         if snap.n_alive == 0:
-            drafts = _quantity_drafts(extraction.quantities, set())
+            drafts = _quantity_drafts(extraction.quantities, set(), q.text)
             return SuggestResult((), Coverage((), CORE_DIMENSIONS, ()), extraction, NO_FIELD, drafts)
         ctx = _context(snap, q)
         text_c = compact(q.text)
@@ -401,7 +401,7 @@ class Ranker:
         universe = _union(matched, extra, snap)
         if not len(universe):
             coverage = self._coverage(snap, (), universe, np.zeros(0), ctx, guess)
-            drafts = _quantity_drafts(extraction.quantities, set())
+            drafts = _quantity_drafts(extraction.quantities, set(), q.text)
             return SuggestResult((), coverage, extraction, guess, drafts + _dimension_drafts(coverage, q.text, drafts))
         context = _context_part(snap, universe, ctx, w, evidence, external)
         if guess.field >= 0 and guess.source != "given":
@@ -435,7 +435,7 @@ class Ranker:
         items = self._items(snap, ctx, ids, chosen, text, names, text_c, external, features, generic, q)
         items = _attach(snap, items, extraction, probes)
         taken = {p.span for it in items if (p := it.proposed) is not None}
-        drafts = _quantity_drafts(extraction.quantities, taken)
+        drafts = _quantity_drafts(extraction.quantities, taken, q.text)
         coverage = self._coverage(snap, items, ids, final, ctx, guess, eligible, drafts)
         drafts += _dimension_drafts(coverage, q.text, drafts)
         return SuggestResult(tuple(items), coverage, extraction, guess, drafts)
@@ -519,8 +519,8 @@ class Ranker:
             x = features[k].copy()
             x[-1] = gain / top_gain
             p = self.calibration.probability(x.tolist())
-            if q.apply_floor and p < self.calibration.floor:
-                continue
+            if q.apply_floor and p < self.calibration.floor and i not in external:
+                continue  # a row the department linked itself (duty, goal, past target) is evidence enough
             spread = 0
             if generic[k]:
                 spread = snap.vocab.name_spread(snap.names[i])
@@ -606,6 +606,7 @@ class Ranker:
                     continue
                 if guess.allowed and not (
                     int(snap.field[i]) in guess.allowed
+                    or snap.field[i] < 0
                     or is_generic(snap, i)
                     or (ctx.department >= 0 and snap.department[i] == ctx.department)
                 ):
@@ -725,7 +726,9 @@ def _eligible(
     """Rows that may be shown: of the target's field(s), generic, strongly matched, or the department's own."""
     if not guess.allowed:
         return np.ones(len(ids), np.bool_)
-    ok = np.isin(snap.field[ids], np.fromiter(guess.allowed, np.int32, len(guess.allowed)))
+    fields = snap.field[ids]
+    # A row without a sector is of no other field: only rows of another field are held back.
+    ok = np.isin(fields, np.fromiter(guess.allowed, np.int32, len(guess.allowed))) | (fields < 0)
     ok |= generic
     ok |= fuzzy >= w.strong_match
     if ctx.department >= 0:
@@ -746,13 +749,16 @@ def _representative(snap: Snapshot, i: int) -> int:
     return i
 
 
-def _quantity_drafts(quantities: Sequence[Quantity], taken: set[tuple[int, int]]) -> tuple[Draft, ...]:
+def _quantity_drafts(
+    quantities: Sequence[Quantity], taken: set[tuple[int, int]], text: str
+) -> tuple[Draft, ...]:
     out: list[Draft] = []
     names: set[str] = set()
+    subject = subject_of(text)
     for q in quantities:
         if q.baseline or q.span in taken:
             continue
-        d = quantity_draft(q)
+        d = quantity_draft(q, subject)
         if d is not None and d.name not in names:
             names.add(d.name)
             out.append(d)
