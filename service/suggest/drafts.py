@@ -41,6 +41,7 @@ _MEASURE = {
     "mass": ("重量", ("重量", "产量", "量")),
     "duration": ("时长", ("时长", "时间", "周期", "时限", "期限", "天数")),
 }
+AGE_UNITS = ("岁", "周岁")
 _RATE_ENDINGS = ("率", "度", "比例", "占比", "比重", "覆盖面", "指数")
 _COUNT_ENDINGS = ("数", "数量", "量", "人次", "次数", "户数", "人数", "个数")
 # Words that open a clause but name nothing (time, scope, doing).
@@ -81,8 +82,10 @@ def _phrase(q: Quantity) -> str:
     phrase = _NOT_CJK.sub("", q.context)
     phrase = _ORDINAL_TIME.sub("", phrase)
     phrase = _LEADING.sub("", _LEAD_FUNCTION.sub("", phrase))
-    if q.context.lstrip().startswith(("全", "在")):
-        phrase = phrase.lstrip("全在")
+    phrase = phrase.removeprefix("年")  # what follows a year (2025年为…) is not its name
+    phrase = _LEADING.sub("", _LEAD_FUNCTION.sub("", phrase))
+    if q.context.lstrip().startswith("在"):
+        phrase = phrase.lstrip("在")
         while (stripped := _PLACE.sub("", phrase, count=1)) != phrase:
             phrase = stripped
     phrase = _TRAIL_FUNCTION.sub("", phrase)
@@ -108,8 +111,9 @@ def _name_for(q: Quantity, unit: Unit | None) -> str | None:
             return None
         if base.endswith(_COUNT_ENDINGS):
             return base
-        if counter in ("人", "人次", "户", "万人", "万人次"):
-            tail = {"人": "人数", "万人": "人数", "户": "户数"}.get(counter, counter)
+        counter = counter.removeprefix("万")
+        if counter in ("人", "人次", "户"):
+            tail = {"人": "人数", "户": "户数"}.get(counter, counter)
             if base.endswith(("人口", "人员", "群众", "对象")) and tail == "人数":
                 return base + "数"
             return base + tail
@@ -131,7 +135,9 @@ def quantity_draft(q: Quantity, subject: str = "项目") -> Draft | None:
     """
     unit = q.parsed_unit
     name = _name_for(q, unit)
-    if not name or len(name) < 2:
+    if q.unit in AGE_UNITS:
+        return None  # 65岁以上老年人: an age says who is served, it is not a target of its own
+    if (not name or len(name) < 2) and unit is not None:
         name = _name_for(replace(q, context=subject), unit)
     if not name or len(name) < 2:
         return None

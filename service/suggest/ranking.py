@@ -49,7 +49,7 @@ from service.suggest.fields import NONE as NO_FIELD
 from service.suggest.fields import FieldGuess, infer_field, is_generic
 from service.suggest.extract import Deadline, Extraction, Quantity, extract
 from service.suggest.index import FloatArray, Int32Array, plan, score_all, score_some
-from service.suggest.units import Unit, convert, parse_unit, unit_fit
+from service.suggest.units import PERCENT, Unit, convert, parse_unit, unit_fit
 
 NUMERIC_COMPARATORS = frozenset({"ge", "le", "eq", "gt", "lt", "approx"})
 _TIME_NAME_WORDS = ("时间", "时限", "期限", "完成", "日期", "进度", "时效")
@@ -238,7 +238,8 @@ def _meaning_of(probe: _Probe, name: str) -> float:
     """Share of the quantity's words (context before it, object after a counter) found in the name.
 
     Chinese phrases are head-final: 新建供水管网120公里 is about 管网, so a name that shares only 新建
-    (新建堤防长度) does not take it; without the head word the name must share half of the phrase.
+    (新建堤防长度) does not take it; without the head word the name must share half of the phrase. A
+    percentage must always share half: rates share their ending (达标率), not what they measure.
     """
     grams = probe.grams
     if not grams or len(name) < 2:
@@ -247,6 +248,8 @@ def _meaning_of(probe: _Probe, name: str) -> float:
     meaning = hits / min(len(grams), len(name) - 1)
     if meaning < HEAD_FREE_MEANING and probe.head and not any(g in name for g in probe.head):
         return 0.0
+    if meaning < HEAD_FREE_MEANING and probe.unit is not None and probe.unit.family == PERCENT:
+        return 0.0  # every rate ends in 率: a share of 体质健康达标率 is not 资助标准达标率
     return meaning
 
 
