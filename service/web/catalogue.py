@@ -22,7 +22,9 @@ from service.security.rate_limit import suggest_quota
 from service.suggest import service as suggestions
 from service.suggest.schemas import SuggestRequest
 from service.versions import service as versions
-from service.web.rendering import render, safe_next
+from service.errors import ValidationFailed
+from service.web import suggest_page
+from service.web.rendering import refusal, render, safe_next
 
 router = APIRouter()
 
@@ -149,7 +151,13 @@ def suggest(
 ) -> HTMLResponse:
     """The suggested indicator table for a target sentence, editable, with the coverage check."""
     body = SuggestRequest(text=text, department=department or None, sector=sector or None)
-    result = suggestions.suggest(session, engine, body)
+    partial = request.headers.get("HX-Request") == "true"
+    try:
+        result = suggestions.suggest(session, engine, body)
+    except ValidationFailed as exc:  # an unknown sector: said on the page, next to the form
+        context = {"text": text, "department": department or "", "sector": sector or "", "result": None,
+                   "refused": refusal(exc)}  # fmt: skip
+        return render(request, "_suggestions.html" if partial else "suggest.html", context, status_code=422)
     rows = [
         {
             "code": s.indicator.code, "level1": s.indicator.level1, "level2": s.indicator.level2 or "",
@@ -158,6 +166,7 @@ def suggest(
                       if s.proposed else f"{s.indicator.comparator_symbol or ''}{_num(s.indicator.value)}"),
             "unit": (s.proposed.unit if s.proposed and s.proposed.unit else s.indicator.unit) or "",
             "from_text": s.proposed is not None,
+            "confidence": s.confidence, "draft": False,
         }
         for s in result.items
     ]  # fmt: skip
@@ -166,9 +175,9 @@ def suggest(
         "department": department or "",
         "sector": sector or "",
         "result": result,
-        "rows": rows,
+        "rows": rows + suggest_page.draft_rows(result),
+        "drafts": suggest_page.drafts_form(session, result),
     }
-    partial = request.headers.get("HX-Request") == "true"
     return render(request, "_suggestions.html" if partial else "suggest.html", context)
 
 
@@ -177,7 +186,7 @@ def _num(value: float | str | None) -> str:
 
 
 @router.post("/suggest/table.xlsx", dependencies=[Depends(PAGE_SUGGEST)])
-async def suggest_table(request: Request) -> Response:
+async def suggest_table(request: Request, session: SessionDep) -> Response:
     """The table as edited on the page, as a 绩效目标表 workbook (only the rows kept)."""
     form = await request.form()
     keep = {str(v) for v in form.getlist("keep")}
@@ -185,7 +194,9 @@ async def suggest_table(request: Request) -> Response:
     values = {c: [str(v) for v in form.getlist(c)] for c in columns}
     count = min(len(v) for v in values.values()) if values else 0
     rows = [[values[c][i][:500] for c in columns] for i in range(min(count, 200)) if str(i) in keep]
-    body = write_target_table(rows, goal=str(form.get("text") or "")[:2000])
+    goal = str(form.get("text") or "")[:2000]
+    suggest_page.remember_kept_rows(session, goal, [r[-1] for r in rows if r[-1]])
+    body = write_target_table(rows, goal=goal)
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
