@@ -189,7 +189,7 @@ class Snapshot:
     kind: Int32Array
     dimension: Int8Array
     family: Int32Array
-    field: Int32Array  # sector family id (vocab.fields), -1 none
+    sector_field: Int32Array  # sector family id (vocab.fields), -1 none
     generic: BoolArray  # kind 共性 or a 通用 family (names used widely are checked at query time)
     vocab: Vocabulary
     code_to_id: dict[str, int]  # shared, writer-updated; check id < n and alive
@@ -217,7 +217,7 @@ class Snapshot:
         """Share of live, non-generic docs per sector family (cached per snapshot)."""
         found = self._priors.get(n_fields)
         if found is None:
-            fids = self.field[self.alive & ~self.generic]
+            fids = self.sector_field[self.alive & ~self.generic]
             fids = fids[fids >= 0]
             counts = np.bincount(fids, minlength=n_fields)[:n_fields].astype(np.float64)
             found = counts / max(1.0, float(counts.sum()))
@@ -246,7 +246,7 @@ def _columns(docs: Sequence[SuggestDoc], vocab: Vocabulary) -> dict[str, NDArray
             [dimension_of(d.level1, d.level2, d.name, raw_level2=d.raw_level2) for d in docs], np.int8
         ),
         "family": np.array([vocab.families.id(infer_family(d.name, d.unit)) for d in docs], np.int32),
-        "field": np.array([vocab.fields.id(field_of(d.sector)) for d in docs], np.int32),
+        "sector_field": np.array([vocab.fields.id(field_of(d.sector)) for d in docs], np.int32),
         "generic": np.array(
             [d.kind == "common" or field_of(d.sector) == GENERIC_FIELD_LABEL for d in docs], np.bool_
         ),
@@ -257,7 +257,7 @@ def _register(vocab: Vocabulary, docs: Sequence[SuggestDoc], names: Sequence[str
               cols: dict[str, NDArray[Any]], first: int) -> None:
     for k, name in enumerate(names):
         vocab.name_ids.setdefault(name, []).append(first + k)
-    vocab.count(names, cols["field"].tolist(), cols["department"].tolist(), [d.sector for d in docs], 1)
+    vocab.count(names, cols["sector_field"].tolist(), cols["department"].tolist(), [d.sector for d in docs], 1)
 
 
 def _common_lists(
@@ -319,7 +319,7 @@ def build_snapshot(analyzer: Analyzer, docs: Iterable[SuggestDoc], *, version: i
         kind=cols["kind"],
         dimension=cols["dimension"],
         family=cols["family"],
-        field=cols["field"],
+        sector_field=cols["sector_field"],
         generic=cols["generic"],
     )
 
@@ -403,7 +403,7 @@ class SnapshotStore:
             snap.vocab.name_counts[snap.names[i]] -= 1
         snap.vocab.count(
             [snap.names[i] for i in ids],
-            snap.field[ids].tolist(),
+            snap.sector_field[ids].tolist(),
             snap.department[ids].tolist(),
             [snap.docs[i].sector for i in ids],
             -1,
@@ -443,7 +443,7 @@ class SnapshotStore:
             kind=grown["kind"],
             dimension=grown["dimension"],
             family=grown["family"],
-            field=grown["field"],
+            sector_field=grown["sector_field"],
             generic=grown["generic"],
         )
 
@@ -492,7 +492,7 @@ class SnapshotStore:
             kind=snap.kind[keep],
             dimension=dims,
             family=snap.family[keep],
-            field=snap.field[keep],
+            sector_field=snap.sector_field[keep],
             generic=snap.generic[keep],
             code_to_id={d.code: i for i, d in enumerate(docs)},
             common=_common_lists(docs, names, alive, dims, snap.vocab.name_counts),

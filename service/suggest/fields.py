@@ -137,7 +137,7 @@ def _term_votes(snap: Snapshot, terms: Sequence[tuple[str, float]]) -> dict[int,
         ids = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
         ids = ids[ids < snap.n]
         ids = ids[snap.alive[ids] & ~snap.generic[ids]]
-        fids = snap.field[ids]
+        fids = snap.sector_field[ids]
         fids = fids[fids >= 0]
         if len(fids) < 1:
             continue
@@ -156,7 +156,7 @@ def _examples(snap: Snapshot, dense: FloatArray, matched: np.ndarray) -> dict[in
     k = min(len(matched), VOTE_DOCS)
     top = matched[np.argpartition(-dense[matched], k - 1)[:k]] if len(matched) > k else matched
     for i in top[np.argsort(-dense[top], kind="stable")].tolist():
-        fid = int(snap.field[i])
+        fid = int(snap.sector_field[i])
         if fid >= 0 and not snap.generic[i] and len(why.setdefault(fid, [])) < 3:
             why[fid].append(snap.docs[i].name)
     return why

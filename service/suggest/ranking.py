@@ -45,9 +45,9 @@ from service.suggest.calibration import load as load_calibration
 from service.suggest.catalogue import Snapshot, SuggestDoc, sector_root_of
 from service.suggest.dimensions import CORE_DIMENSIONS, Dimension
 from service.suggest.drafts import Draft, dimension_draft, quantity_draft, subject_of
+from service.suggest.extract import Deadline, Extraction, Quantity, extract
 from service.suggest.fields import NONE as NO_FIELD
 from service.suggest.fields import FieldGuess, infer_field, is_generic
-from service.suggest.extract import Deadline, Extraction, Quantity, extract
 from service.suggest.index import FloatArray, Int32Array, plan, score_all, score_some
 from service.suggest.units import PERCENT, Unit, convert, parse_unit, unit_fit
 
@@ -408,7 +408,7 @@ class Ranker:
             return SuggestResult((), coverage, extraction, guess, drafts + _dimension_drafts(coverage, q.text, drafts))
         context = _context_part(snap, universe, ctx, w, evidence, external)
         if guess.field >= 0 and guess.source != "given":
-            context += w.inferred_field * guess.confidence * (snap.field[universe] == guess.field)
+            context += w.inferred_field * guess.confidence * (snap.sector_field[universe] == guess.field)
         rare = dense[universe]
         rare_top = float(rare.max()) or 1.0
         pre = w.text * rare / rare_top + context
@@ -429,7 +429,7 @@ class Ranker:
 
         ids = cand[sub]
         generic = np.fromiter((is_generic(snap, i) for i in ids.tolist()), np.bool_, len(ids))
-        on_field = (snap.field[ids] == guess.field) if guess.field >= 0 else np.zeros(len(ids), np.bool_)
+        on_field = (snap.sector_field[ids] == guess.field) if guess.field >= 0 else np.zeros(len(ids), np.bool_)
         eligible = _eligible(snap, ids, guess, generic, fuzzy, ctx, external, w)
         features = np.column_stack(
             (text, fuzzy**2, np.minimum(context[sub], 2.0), on_field, generic, qfit, np.zeros(len(ids)))
@@ -608,8 +608,8 @@ class Ranker:
                 if snap.docs[i].code in used:
                     continue
                 if guess.allowed and not (
-                    int(snap.field[i]) in guess.allowed
-                    or snap.field[i] < 0
+                    int(snap.sector_field[i]) in guess.allowed
+                    or snap.sector_field[i] < 0
                     or is_generic(snap, i)
                     or (ctx.department >= 0 and snap.department[i] == ctx.department)
                 ):
@@ -729,7 +729,7 @@ def _eligible(
     """Rows that may be shown: of the target's field(s), generic, strongly matched, or the department's own."""
     if not guess.allowed:
         return np.ones(len(ids), np.bool_)
-    fields = snap.field[ids]
+    fields = snap.sector_field[ids]
     # A row without a sector is of no other field: only rows of another field are held back.
     ok = np.isin(fields, np.fromiter(guess.allowed, np.int32, len(guess.allowed))) | (fields < 0)
     ok |= generic
@@ -738,7 +738,7 @@ def _eligible(
         ok |= snap.department[ids] == ctx.department
     if external:
         ok |= np.fromiter((i in external for i in ids.tolist()), np.bool_, len(ids))
-    return ok
+    return np.asarray(ok, np.bool_)
 
 
 def _representative(snap: Snapshot, i: int) -> int:

@@ -12,11 +12,10 @@ from service.domain import COMPARATOR_SYMBOLS, Comparator, Kind
 from service.errors import FieldError, ValidationFailed
 from service.search.text import Analyzer
 from service.suggest import repository as repo
-from service.suggest.catalogue import SuggestDoc
+from service.suggest.catalogue import SuggestDoc, field_of
+from service.suggest.drafts import Draft
 from service.suggest.engine import SuggestEngine
 from service.suggest.extract import Extraction
-from service.suggest.catalogue import field_of
-from service.suggest.drafts import Draft
 from service.suggest.fields import FieldGuess
 from service.suggest.ranking import Coverage, Signal, Suggestion, SuggestQuery, SuggestResult
 from service.suggest.schemas import (

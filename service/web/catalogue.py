@@ -7,7 +7,7 @@ they return for reading.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,12 +17,12 @@ from loaders.text import format_number
 from loaders.writers import write_target_table
 from service.auth.access import LOGIN_COOKIE, PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
 from service.deps import IndexDep, SessionDep, StateDep, SuggestDep
+from service.errors import ValidationFailed
 from service.indicators import service as indicators
 from service.security.rate_limit import suggest_quota
 from service.suggest import service as suggestions
 from service.suggest.schemas import SuggestRequest
 from service.versions import service as versions
-from service.errors import ValidationFailed
 from service.web import suggest_page
 from service.web.rendering import refusal, render, safe_next
 
@@ -155,9 +155,9 @@ def suggest(
     try:
         result = suggestions.suggest(session, engine, body)
     except ValidationFailed as exc:  # an unknown sector: said on the page, next to the form
-        context = {"text": text, "department": department or "", "sector": sector or "", "result": None,
+        refused = {"text": text, "department": department or "", "sector": sector or "", "result": None,
                    "refused": refusal(exc)}  # fmt: skip
-        return render(request, "_suggestions.html" if partial else "suggest.html", context, status_code=422)
+        return render(request, "_suggestions.html" if partial else "suggest.html", refused, status_code=422)
     rows = [
         {
             "code": s.indicator.code, "level1": s.indicator.level1, "level2": s.indicator.level2 or "",
@@ -170,7 +170,7 @@ def suggest(
         }
         for s in result.items
     ]  # fmt: skip
-    context = {
+    context: dict[str, Any] = {
         "text": text,
         "department": department or "",
         "sector": sector or "",

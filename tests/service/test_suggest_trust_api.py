@@ -28,7 +28,8 @@ def test_field_is_inferred_with_evidence_and_other_fields_stay_out(client: TestC
     field = data["parsed"]["field"]
     assert field["name"] == "水利"
     assert field["source"] == "text"
-    assert field["evidence"] and field["label"] in ("高", "中", "低")
+    assert field["evidence"]
+    assert field["label"] in ("高", "中", "低")
     names = [i["indicator"]["name"] for i in data["items"]]
     assert "资助标准达标率" not in names  # student aid was the filler for 水质达标率
     for item in data["items"]:
@@ -60,7 +61,8 @@ def test_quantities_nobody_took_become_drafts_with_a_proposal_item(client: TestC
     spans = {tuple(q["span"]) for q in data["parsed"]["quantities"]}
     assert spans <= taken | {tuple(d["span"]) for d in data["drafts"] if d["span"]}
     item = pipes["proposal_item"]
-    assert item["action"] == "create" and item["fields"]["name"] == "新建供水管网长度"
+    assert item["action"] == "create"
+    assert item["fields"]["name"] == "新建供水管网长度"
     assert item["fields"]["raw_value"] == "≥120公里"
     assert family(item["fields"]["sector"]) == "水利"
 
@@ -69,7 +71,8 @@ def test_drafts_become_a_proposal_in_one_call(client: TestClient) -> None:
     assert client.post("/v1/departments", json={"code": "SLJ", "name": "示例县水利局"}).status_code == 201
     data = suggest(client, text=WATER, department="示例县水利局")
     items = [d["proposal_item"] for d in data["drafts"]]
-    assert items and all(i["fields"]["department"] == "示例县水利局" for i in items)
+    assert items
+    assert all(i["fields"]["department"] == "示例县水利局" for i in items)
     r = client.post(
         "/v1/proposals",
         json={"title": "农村饮水安全新指标", "department_code": "SLJ", "items": items},
@@ -112,4 +115,5 @@ def test_bad_requests_are_clear_problems(client: TestClient) -> None:
         assert 400 <= r.status_code < 500, (body.get("sector"), r.status_code)
         assert r.headers["content-type"].startswith("application/problem+json")
         problem = r.json()
-        assert problem["status"] == r.status_code and problem.get("detail")
+        assert problem["status"] == r.status_code
+        assert problem.get("detail")
