@@ -96,8 +96,8 @@ def test_unknown_department_is_not_an_error_but_an_unknown_sector_is(client: Tes
 
 def test_limit_is_respected_and_bounded(client: TestClient) -> None:
     # Issue 15: rows under the confidence floor are not shown, so a list may be shorter than the limit.
-    assert len(suggest(client, text=EXAMPLE, limit=3)["items"]) == 3
-    assert 3 <= len(suggest(client, text=EXAMPLE)["items"]) <= 10
+    assert 1 <= len(suggest(client, text=EXAMPLE, limit=3)["items"]) <= 3
+    assert 1 <= len(suggest(client, text=EXAMPLE)["items"]) <= 10
     assert len(suggest(client, text=EXAMPLE, limit=50)["items"]) <= 50
     assert_problem(client.post("/v1/suggestions", json={"text": EXAMPLE, "limit": 51}))
     assert_problem(client.post("/v1/suggestions", json={"text": EXAMPLE, "limit": 0}))
