@@ -151,12 +151,18 @@ class Vocabulary:
     # sector family -> live docs per department / per sector label: department → field, field → label.
     department_fields: dict[int, Counter[int]] = field(default_factory=dict)
     field_sectors: dict[int, Counter[str]] = field(default_factory=dict)
+    spread: dict[str, int] = field(default_factory=dict)  # compact name -> families using it (live)
+    common_ids: dict[str, int] = field(default_factory=dict)  # compact name -> a 共性 doc id (checked on read)
 
     def count(self, names: Sequence[str], fields: Sequence[int], departments: Sequence[int],
               sectors: Sequence[str | None], sign: int) -> None:
         """Add (sign 1) or remove (-1) live docs from the usage tables."""
         for name, fid, dep, sector in zip(names, fields, departments, sectors, strict=True):
-            self.name_fields.setdefault(name, Counter())[fid] += sign
+            per_field = self.name_fields.setdefault(name, Counter())
+            before = per_field[fid] > 0
+            per_field[fid] += sign
+            if fid >= 0 and before != (per_field[fid] > 0):
+                self.spread[name] = self.spread.get(name, 0) + (1 if sign > 0 else -1)
             if dep >= 0 and fid >= 0:
                 self.department_fields.setdefault(dep, Counter())[fid] += sign
             if fid >= 0 and sector:
@@ -164,8 +170,7 @@ class Vocabulary:
 
     def name_spread(self, name: str) -> int:
         """How many sector families use ``name`` (live docs)."""
-        found = self.name_fields.get(name)
-        return 0 if found is None else sum(1 for f, n in found.items() if n > 0 and f >= 0)
+        return self.spread.get(name, 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,6 +262,8 @@ def _register(vocab: Vocabulary, docs: Sequence[SuggestDoc], names: Sequence[str
               cols: dict[str, NDArray[Any]], first: int) -> None:
     for k, name in enumerate(names):
         vocab.name_ids.setdefault(name, []).append(first + k)
+        if docs[k].kind == "common":
+            vocab.common_ids[name] = first + k
     vocab.count(names, cols["sector_field"].tolist(), cols["department"].tolist(), [d.sector for d in docs], 1)
 
 
@@ -471,9 +478,13 @@ class SnapshotStore:
         self._epochs += 1
         dims = snap.dimension[keep]
         name_ids: dict[str, list[int]] = {}
+        common_ids: dict[str, int] = {}
         for k, name in enumerate(names):
             name_ids.setdefault(name, []).append(k)
-        snap.vocab.name_ids = name_ids  # older snapshots check ids against their own n and alive
+            if docs[k].kind == "common":
+                common_ids[name] = k
+        # Older snapshots check ids read from these against their own n, alive and names.
+        snap.vocab.name_ids, snap.vocab.common_ids = name_ids, common_ids
         return replace(
             snap,
             epoch=self._epochs,

@@ -129,22 +129,35 @@ def _term_votes(snap: Snapshot, terms: Sequence[tuple[str, float]]) -> dict[int,
     if not n_fields:
         return {}
     prior = snap.field_prior(n_fields)
-    votes = np.zeros(n_fields)
+    ids_chunks: list[np.ndarray] = []
+    term_chunks: list[np.ndarray] = []
+    coefs: list[float] = []
     for term, coef in terms:
-        chunks = [found[0] for seg in snap.segments if (found := seg.postings(term)) is not None]
-        if not chunks:
-            continue
-        ids = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-        ids = ids[ids < snap.n]
-        ids = ids[snap.alive[ids] & ~snap.generic[ids]]
-        fids = snap.sector_field[ids]
-        fids = fids[fids >= 0]
-        if len(fids) < 1:
-            continue
-        counts = np.bincount(fids, minlength=n_fields)[:n_fields]
-        p = (counts + SMOOTHING * prior) / (len(fids) + SMOOTHING)
-        lift = np.log(np.maximum(p / np.maximum(prior, 1e-9), 1.0))
-        votes += coef * lift
+        for seg in snap.segments:
+            found = seg.postings(term)
+            if found is not None:
+                ids_chunks.append(found[0])
+                term_chunks.append(np.full(len(found[0]), len(coefs), np.int32))
+        coefs.append(coef)
+    if not ids_chunks:
+        return {}
+    ids = np.concatenate(ids_chunks)
+    which = np.concatenate(term_chunks)
+    keep = ids < snap.n
+    ids, which = ids[keep], which[keep]
+    keep = snap.alive[ids] & ~snap.generic[ids]
+    ids, which = ids[keep], which[keep]
+    fids = snap.sector_field[ids]
+    keep = fids >= 0
+    fids, which = fids[keep], which[keep]
+    # One bincount: postings per (term, family).
+    counts = np.bincount(which * n_fields + fids, minlength=len(coefs) * n_fields)
+    counts = counts[: len(coefs) * n_fields].reshape(len(coefs), n_fields).astype(np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    p = (counts + SMOOTHING * prior) / (totals + SMOOTHING)
+    lift = np.log(np.maximum(p / np.maximum(prior, 1e-9), 1.0))
+    lift[totals[:, 0] == 0] = 0.0
+    votes = np.asarray(coefs) @ lift
     return {int(f): float(v) for f, v in enumerate(votes) if v > 0}
 
 

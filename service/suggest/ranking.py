@@ -746,6 +746,9 @@ def _representative(snap: Snapshot, i: int) -> int:
     if snap.docs[i].kind == "common":
         return i
     name = snap.names[i]
+    j = snap.vocab.common_ids.get(name, -1)
+    if 0 <= j < snap.n and snap.alive[j] and snap.names[j] == name and snap.docs[j].kind == "common":
+        return j
     for j in snap.vocab.name_ids.get(name, ()):
         if j < snap.n and snap.alive[j] and snap.names[j] == name and snap.docs[j].kind == "common":
             return j
