@@ -28,6 +28,9 @@ __all__ = ["FieldGuess", "infer_field", "is_generic"]
 VOTE_DOCS = 30  # best text matches shown as evidence
 SMOOTHING = 2.0  # pseudo-docs of the prior in P(family | term): one odd posting is not a field
 MIN_VOTE = 0.5  # less evidence than this is no evidence
+VOTE_TERMS = 40  # highest-idf terms of the text that vote
+VOTE_DF_MIN = 200  # terms in at most max(this, VOTE_DF_SHARE of the rows) vote
+VOTE_DF_SHARE = 0.005
 MENTION_SHARE = 1.0  # a family name in the text counts like the best match's whole vote
 MIN_FIELD_LABEL = 2  # one-character family names (若有) would match by chance
 CONFIDENT = 0.6  # below this share, the runners-up stay allowed too
@@ -132,7 +135,13 @@ def _term_votes(snap: Snapshot, terms: Sequence[tuple[str, float]]) -> dict[int,
     ids_chunks: list[np.ndarray] = []
     term_chunks: list[np.ndarray] = []
     coefs: list[float] = []
-    for term, coef in terms:
+    # The rarest terms carry the field (疫苗, 饮水); a term in thousands of rows has lift ≈ 1 and would
+    # cost most of the vote's time at 100k rows.
+    df_cap = max(VOTE_DF_MIN, int(VOTE_DF_SHARE * snap.n_alive))
+    chosen = sorted(terms, key=lambda t: -t[1])[:VOTE_TERMS]
+    for term, coef in chosen:
+        if sum(seg.df(term) for seg in snap.segments) > df_cap:
+            continue
         for seg in snap.segments:
             found = seg.postings(term)
             if found is not None:

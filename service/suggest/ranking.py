@@ -561,7 +561,7 @@ class Ranker:
                     matched_terms=tuple(matched),
                     probability=round(p, 4),
                     confidence=self.calibration.label(p),
-                    features=tuple(round(float(v), 4) for v in x),
+                    features=tuple(np.round(x, 4).tolist()),
                     generic_sectors=spread,
                 )
             )
