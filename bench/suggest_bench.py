@@ -42,6 +42,7 @@ from typing import Any
 
 from bench.generate import generate_indicators
 from bench.search_bench import peak_rss_mb, rss_mb
+from service.bootstrap import seed_bytes
 from service.search.text import Analyzer
 from service.suggest.catalogue import SuggestDoc, sector_root_of
 from service.suggest.engine import SuggestEngine
@@ -238,10 +239,13 @@ def bench_http(
     # One key drives the whole load: the per-key rate limit would measure itself, not the service.
     env = {**os.environ, "CATALOG_DATABASE_URL": f"sqlite:///{db}", "CATALOG_SEED": "true",
            "CATALOG_SUGGEST_RATE_PER_MINUTE": "0"}  # fmt: skip
+    # A sector the catalogue does not know is a 422 since issue 15: bodies name only known ones.
+    known_sectors = {json.loads(line).get("sector") for line in seed_bytes("seed_indicators.jsonl").decode().splitlines() if line.strip()}
     if size:
         data = workdir / "generated.jsonl"
         with data.open("w", encoding="utf-8") as fh:
             for r in generate_indicators(size, seed=7):
+                known_sectors.add(r["sector"])
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
         subprocess.run(
             [sys.executable, "-m", "service.cli", "load", str(data)], env=env, check=True, capture_output=True
@@ -251,7 +255,8 @@ def bench_http(
     with bodies.open("w", encoding="utf-8") as fh:
         # Distinct texts, more than a run sends: no answer comes from a warm analysis cache.
         for q in queries(rows, 20_000, seed=3):
-            body = {"text": q.text, "department": q.department, "sector": q.sector}
+            sector = q.sector if q.sector in known_sectors else None
+            body = {"text": q.text, "department": q.department, "sector": sector}
             fh.write(json.dumps({k: v for k, v in body.items() if v}, ensure_ascii=False) + "\n")
     # The platform's key, as the integrated finance platform would call (the CLI also migrates and seeds).
     token = subprocess.run(
