@@ -23,12 +23,12 @@ import numpy as np
 from service.suggest.catalogue import GENERIC_FIELD_LABEL, GENERIC_FIELDS, Snapshot, field_of
 from service.suggest.index import FloatArray
 
-__all__ = ["FieldGuess", "infer_field", "is_generic"]
+__all__ = ["FieldGuess", "generic_mask", "infer_field", "is_generic"]
 
 VOTE_DOCS = 30  # best text matches shown as evidence
 SMOOTHING = 2.0  # pseudo-docs of the prior in P(family | term): one odd posting is not a field
 MIN_VOTE = 0.5  # less evidence than this is no evidence
-VOTE_TERMS = 40  # highest-idf terms of the text that vote
+VOTE_TERMS = 24  # highest-idf terms of the text that vote
 VOTE_DF_MIN = 200  # terms in at most max(this, VOTE_DF_SHARE of the rows) vote
 VOTE_DF_SHARE = 0.005
 MENTION_SHARE = 1.0  # a family name in the text counts like the best match's whole vote
@@ -170,18 +170,23 @@ def _term_votes(snap: Snapshot, terms: Sequence[tuple[str, float]]) -> dict[int,
     return {int(f): float(v) for f, v in enumerate(votes) if v > 0}
 
 
-def _examples(snap: Snapshot, dense: FloatArray, matched: np.ndarray) -> dict[int, list[str]]:
-    """The names of the best matching non-generic rows per family (shown as evidence)."""
-    why: dict[int, list[str]] = {}
+def _examples(snap: Snapshot, dense: FloatArray, matched: np.ndarray, fid: int) -> list[str]:
+    """The names of the best matching non-generic rows of a family (shown as evidence)."""
     if not len(matched):
-        return why
+        return []
     k = min(len(matched), VOTE_DOCS)
     top = matched[np.argpartition(-dense[matched], k - 1)[:k]] if len(matched) > k else matched
-    for i in top[np.argsort(-dense[top], kind="stable")].tolist():
-        fid = int(snap.sector_field[i])
-        if fid >= 0 and not snap.generic[i] and len(why.setdefault(fid, [])) < 3:
-            why[fid].append(snap.docs[i].name)
-    return why
+    top = top[(snap.sector_field[top] == fid) & ~snap.generic[top]]
+    top = top[np.argsort(-dense[top], kind="stable")[:3]]
+    return [snap.docs[i].name for i in top.tolist()]
+
+
+def generic_mask(snap: Snapshot, ids: np.ndarray) -> np.ndarray:
+    """``is_generic`` for many ids at once."""
+    spread = snap.vocab.spread
+    names = snap.names
+    wide = np.fromiter((spread.get(names[i], 0) >= GENERIC_FIELDS for i in ids.tolist()), np.bool_, len(ids))
+    return np.asarray(snap.generic[ids] | wide, np.bool_)
 
 
 def infer_field(
@@ -209,7 +214,6 @@ def infer_field(
         if found is not None:
             return found
     votes = _term_votes(snap, terms)
-    why = _examples(snap, dense, matched)
     best_vote = max(votes.values(), default=0.0)
     mentions: list[int] = []
     for fid, label in enumerate(snap.vocab.fields.names):
@@ -228,8 +232,9 @@ def infer_field(
     evidence: list[str] = []
     if fid in mentions:
         evidence.append(f"文本提及:{label}")
-    if why.get(fid):
-        evidence.append("相近指标:" + "、".join(why[fid]))
+    examples = _examples(snap, dense, matched, fid)
+    if examples:
+        evidence.append("相近指标:" + "、".join(examples))
     if share >= CONFIDENT:
         allowed = frozenset({fid})
     else:

@@ -47,7 +47,7 @@ from service.suggest.dimensions import CORE_DIMENSIONS, Dimension
 from service.suggest.drafts import Draft, dimension_draft, quantity_draft, subject_of
 from service.suggest.extract import Deadline, Extraction, Quantity, extract
 from service.suggest.fields import NONE as NO_FIELD
-from service.suggest.fields import FieldGuess, infer_field, is_generic
+from service.suggest.fields import FieldGuess, generic_mask, infer_field
 from service.suggest.index import FloatArray, Int32Array, plan, score_all, score_some
 from service.suggest.units import PERCENT, Unit, convert, parse_unit, unit_fit
 
@@ -428,7 +428,7 @@ class Ranker:
         final += w.quantity_fit * qfit
 
         ids = cand[sub]
-        generic = np.fromiter((is_generic(snap, i) for i in ids.tolist()), np.bool_, len(ids))
+        generic = generic_mask(snap, ids)
         on_field = (snap.sector_field[ids] == guess.field) if guess.field >= 0 else np.zeros(len(ids), np.bool_)
         eligible = _eligible(snap, ids, guess, generic, fuzzy, ctx, external, w)
         features = np.column_stack(
@@ -601,19 +601,22 @@ class Ranker:
             pool = cand[cand_dims == int(dim)].tolist()
             pool += [i for i in snap.common.get(int(dim), ()) if i < snap.n and snap.alive[i]]
             pool = list(dict.fromkeys(pool))
+            if guess.allowed and pool:
+                # Another field's row does not fill this target's table (unless generic or the department's).
+                ids = np.fromiter(pool, np.int64, len(pool))
+                fields = snap.sector_field[ids]
+                ok = (fields < 0) | generic_mask(snap, ids)
+                for allowed in guess.allowed:
+                    ok |= fields == allowed
+                if ctx.department >= 0:
+                    ok |= snap.department[ids] == ctx.department
+                pool = ids[ok].tolist()
             # Commonness relative to the pool: how many catalogue rows share the name.
             scale = math.log1p(max((counts[snap.names[i]] for i in pool), default=1)) or 1.0
             best: tuple[float, int] | None = None
             for i in pool:
                 if snap.docs[i].code in used:
                     continue
-                if guess.allowed and not (
-                    int(snap.sector_field[i]) in guess.allowed
-                    or snap.sector_field[i] < 0
-                    or is_generic(snap, i)
-                    or (ctx.department >= 0 and snap.department[i] == ctx.department)
-                ):
-                    continue  # another field's row does not fill this target's table
                 common = math.log1p(counts[snap.names[i]]) / scale
                 score = relevance.get(i, 0.0) + self.weights.filler_common * common
                 if (
@@ -731,7 +734,9 @@ def _eligible(
         return np.ones(len(ids), np.bool_)
     fields = snap.sector_field[ids]
     # A row without a sector is of no other field: only rows of another field are held back.
-    ok = np.isin(fields, np.fromiter(guess.allowed, np.int32, len(guess.allowed))) | (fields < 0)
+    ok = fields < 0
+    for allowed in guess.allowed:
+        ok |= fields == allowed
     ok |= generic
     ok |= fuzzy >= w.strong_match
     if ctx.department >= 0:
