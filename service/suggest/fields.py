@@ -70,6 +70,9 @@ def _top_sector(snap: Snapshot, fid: int) -> str | None:
     found = snap.vocab.field_sectors.get(fid)
     if not found:
         return None
+    plain = snap.vocab.fields.names[fid]
+    if found.get(plain, 0) > 0:
+        return plain  # the family's own label (水利) rather than one programme of it (水利(水土保持))
     best = max(((n, s) for s, n in found.items() if n > 0), default=None)
     return best[1] if best else None
 
