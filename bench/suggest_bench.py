@@ -42,6 +42,7 @@ from typing import Any
 
 from bench.generate import generate_indicators
 from bench.search_bench import peak_rss_mb, rss_mb
+from service.bootstrap import seed_bytes
 from service.search.text import Analyzer
 from service.suggest.catalogue import SuggestDoc, sector_root_of
 from service.suggest.engine import SuggestEngine
@@ -126,10 +127,13 @@ def bench_size(n: int, n_queries: int, analyzer: Analyzer, weights: Weights) -> 
         engine.suggest(q)
     latencies = []
     shaped = []
+    cpu = []  # this thread's CPU time: what the code costs, apart from waiting for a shared core
     for q in qs:
         t = time.perf_counter()
+        c = time.thread_time()
         result = engine.suggest(q)
         mid = time.perf_counter()
+        cpu.append((time.thread_time() - c) * 1000)
         response_of(result)
         end = time.perf_counter()
         latencies.append((mid - t) * 1000)
@@ -151,6 +155,9 @@ def bench_size(n: int, n_queries: int, analyzer: Analyzer, weights: Weights) -> 
         "with_response_p50_ms": percentile(shaped, 50),
         "with_response_p99_ms": percentile(shaped, 99),
         "mean_ms": statistics.fmean(latencies),
+        "cpu_p50_ms": percentile(cpu, 50),
+        "cpu_p99_ms": percentile(cpu, 99),
+        "load": os.getloadavg()[0],
         "upsert_p50_ms": percentile(upserts, 50),
         "upsert_p99_ms": percentile(upserts, 99),
         "info": engine.info(),
@@ -232,10 +239,13 @@ def bench_http(
     # One key drives the whole load: the per-key rate limit would measure itself, not the service.
     env = {**os.environ, "CATALOG_DATABASE_URL": f"sqlite:///{db}", "CATALOG_SEED": "true",
            "CATALOG_SUGGEST_RATE_PER_MINUTE": "0"}  # fmt: skip
+    # A sector the catalogue does not know is a 422 since issue 15: bodies name only known ones.
+    known_sectors = {json.loads(line).get("sector") for line in seed_bytes("seed_indicators.jsonl").decode().splitlines() if line.strip()}
     if size:
         data = workdir / "generated.jsonl"
         with data.open("w", encoding="utf-8") as fh:
             for r in generate_indicators(size, seed=7):
+                known_sectors.add(r["sector"])
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
         subprocess.run(
             [sys.executable, "-m", "service.cli", "load", str(data)], env=env, check=True, capture_output=True
@@ -245,7 +255,8 @@ def bench_http(
     with bodies.open("w", encoding="utf-8") as fh:
         # Distinct texts, more than a run sends: no answer comes from a warm analysis cache.
         for q in queries(rows, 20_000, seed=3):
-            body = {"text": q.text, "department": q.department, "sector": q.sector}
+            sector = q.sector if q.sector in known_sectors else None
+            body = {"text": q.text, "department": q.department, "sector": sector}
             fh.write(json.dumps({k: v for k, v in body.items() if v}, ensure_ascii=False) + "\n")
     # The platform's key, as the integrated finance platform would call (the CLI also migrates and seeds).
     token = subprocess.run(
@@ -342,7 +353,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"n={n:>7}: build {r['build_s']:.2f} s (+{r['index_mb']:.0f} MB)  suggest p50 {r['suggest_p50_ms']:.2f} ms"
             f" p99 {r['suggest_p99_ms']:.2f} ms (mean {r['mean_ms']:.2f})  with response shaping"
             f" p50 {r['with_response_p50_ms']:.2f} / p99 {r['with_response_p99_ms']:.2f} ms"
-            f"  upsert(1) p50 {r['upsert_p50_ms']:.2f} / p99 {r['upsert_p99_ms']:.2f} ms  {r['info']}",
+            f"  upsert(1) p50 {r['upsert_p50_ms']:.2f} / p99 {r['upsert_p99_ms']:.2f} ms"
+            f"  CPU per suggestion p50 {r['cpu_p50_ms']:.2f} / p99 {r['cpu_p99_ms']:.2f} ms"
+            f"  load {r['load']:.1f}  {r['info']}",
             flush=True,
         )
     print(f"peak RSS {peak_rss_mb():.0f} MB", flush=True)

@@ -19,6 +19,19 @@
 5. Baseline, on the same library: jieba (precise mode) tokens of the indicator names, Okapi BM25
    (k1 = 1.5, b = 0.75), query = the target text, ties by code.
 
+6. Trust measures (issue 15), over the 10 rows shown: **off-sector@10** = share of the shown items that are
+   not gold, not generic (kind 共性 or a 通用 sector) and whose sector family (the sector text before its
+   first bracket or slash) differs from the target's; **repeat-names@10** = share of items whose
+   normalised name (``compact``) already appeared higher; **numbers-used** = share of the texts'
+   quantities (baselines "由80%" left out) that became an item's proposed value; **drafts coverage** = share
+   covered by an item or a draft. Shares are pooled over all targets.
+7. **Calibration and k-fold by source.** The only thing fitted on labelled data is the confidence model
+   (``service.suggest.calibration``: a logistic model over the ranking's evidence, whose floor hides rows).
+   ``--calibrate`` fits it on the whole file and writes ``service/suggest/calibration.json`` (the shipped
+   model); the development figures use that model (in-sample). The k-fold (``--folds``, default 5) groups
+   targets by ``source`` (two targets of one page share a fold), fits the model on the other folds only and
+   scores each fold's targets with it: the held-out figure the development figure must not flatter.
+
 Nothing here (or in the service) keys on the texts or gold names of a particular file; pass
 ``--data`` to evaluate another file built the same way.
 """
@@ -26,6 +39,7 @@ Nothing here (or in the service) keys on the texts or gold names of a particular
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -34,7 +48,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +63,13 @@ from service.db import make_engine
 from service.imports.service import import_records
 from service.indicators.schemas import IndicatorDraft
 from service.indicators.service import catalogue_words
-from service.models import Indicator
-from service.search.text import Analyzer, load_synonyms
+from service.models import Indicator, Sector
+from service.search.text import Analyzer, compact, load_synonyms
+from service.suggest import calibration as calib
 from service.suggest.engine import SuggestEngine
-from service.suggest.ranking import Weights
-from service.suggest.schemas import SuggestRequest
+from service.suggest.extract import extract
+from service.suggest.ranking import SuggestQuery, Weights
+from service.suggest.schemas import SuggestRequest, SuggestResponse
 from service.suggest.service import rebuild_engine, suggest
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval_dev.jsonl"
@@ -68,6 +84,7 @@ class Target:
     sector: str | None
     project: str
     gold: set[str]
+    source: str = ""
 
 
 @dataclass
@@ -76,6 +93,7 @@ class Library:
     targets: list[Target]
     fallback_rows: int
     indicators: list[tuple[str, str]]  # (code, name) of every non-retired indicator
+    meta: list[tuple[str, str, str | None, str]]  # (code, name, sector, kind) of the same
 
 
 def gold_record(row: int, ind: dict[str, Any], target: dict[str, Any]) -> tuple[RawRecord, bool]:
@@ -129,6 +147,7 @@ def load_library(data: Path, workdir: Path) -> Library:
             sector=t.get("sector"),
             project=t.get("project", ""),
             gold=g,
+            source=t.get("source") or t.get("project", ""),
         )
         for t, g in zip(raw, golds, strict=True)
         if g
@@ -140,7 +159,15 @@ def load_library(data: Path, workdir: Path) -> Library:
         )
     ]
     assert report.created + report.updated + report.unchanged == len(records)
-    return Library(session, targets, fallback, indicators)
+    meta = [
+        (c, n, s, k)
+        for c, n, s, k in session.execute(
+            select(col(Indicator.code), col(Indicator.name), col(Sector.name), col(Indicator.kind))
+            .outerjoin(Sector, col(Sector.id) == col(Indicator.sector_id))
+            .where(col(Indicator.status) != "retired")
+        )
+    ]
+    return Library(session, targets, fallback, indicators, meta)
 
 
 # --- baseline ---------------------------------------------------------------------------------------
@@ -191,21 +218,94 @@ class Scores:
     recall: dict[int, float]
     capped: dict[int, float]
     mrr: float
+    off_sector: float = 0.0
+    repeat_names: float = 0.0
+    numbers_used: float = 0.0
+    drafts_coverage: float = 0.0
+    shown: float = 0.0  # items per target
 
 
-def score(ranked: Sequence[Sequence[str]], targets: Sequence[Target]) -> Scores:
+@dataclass
+class Answer:
+    """What one suggestion call showed, kept for scoring."""
+
+    codes: list[str]
+    items: list[tuple[str, str, str | None, str]] = field(default_factory=list)  # code, name, sector, kind
+    proposed_spans: set[tuple[int, int]] = field(default_factory=set)
+    draft_spans: set[tuple[int, int]] = field(default_factory=set)
+
+
+def answer_of(res: SuggestResponse) -> Answer:
+    return Answer(
+        codes=[it.indicator.code for it in res.items],
+        items=[
+            (it.indicator.code, it.indicator.name, it.indicator.sector, it.indicator.kind.value)
+            for it in res.items
+        ],
+        proposed_spans={(it.proposed.span[0], it.proposed.span[1]) for it in res.items if it.proposed},
+        draft_spans={(d.span[0], d.span[1]) for d in getattr(res, "drafts", ()) if d.span},
+    )
+
+
+GENERIC_FIELD_LABEL = "通用"
+
+
+def field_of(sector: str | None) -> str | None:
+    """The issue's sector family: the sector text before its first bracket or slash (kept apart from
+    the engine's own function on purpose: the measure must not move with the code it measures)."""
+    if not sector:
+        return None
+    return re.split(r"[(（/／]", sector, maxsplit=1)[0].strip() or None
+
+
+def _generic(sector: str | None, kind: str) -> bool:
+    return kind == "common" or field_of(sector) == GENERIC_FIELD_LABEL
+
+
+def score(answers: Sequence[Answer], targets: Sequence[Target]) -> Scores:
     recall = dict.fromkeys(K_VALUES, 0.0)
     capped = dict.fromkeys(K_VALUES, 0.0)
     mrr = 0.0
-    for codes, t in zip(ranked, targets, strict=True):
+    shown = off = repeats = 0
+    quantities = used = covered = 0
+    for a, t in zip(answers, targets, strict=True):
+        codes = a.codes
         for k in K_VALUES:
             hits = len(set(codes[:k]) & t.gold)
             recall[k] += hits / len(t.gold)
             capped[k] += hits / min(k, len(t.gold))
         first = next((r for r, c in enumerate(codes[:10], 1) if c in t.gold), None)
         mrr += 1 / first if first else 0.0
+        target_field = field_of(t.sector)
+        seen: set[str] = set()
+        for code, name, sector, kind in a.items[:10]:
+            shown += 1
+            if code not in t.gold and not _generic(sector, kind) and field_of(sector) != target_field:
+                off += 1
+            normal = compact(name)
+            repeats += normal in seen
+            seen.add(normal)
+        for q in extract(t.text).quantities:
+            if q.baseline:
+                continue
+            quantities += 1
+            used += q.span in a.proposed_spans
+            covered += q.span in a.proposed_spans or q.span in a.draft_spans
     n = max(1, len(targets))
-    return Scores({k: v / n for k, v in recall.items()}, {k: v / n for k, v in capped.items()}, mrr / n)
+    return Scores(
+        {k: v / n for k, v in recall.items()},
+        {k: v / n for k, v in capped.items()},
+        mrr / n,
+        off_sector=off / max(1, shown),
+        repeat_names=repeats / max(1, shown),
+        numbers_used=used / max(1, quantities),
+        drafts_coverage=covered / max(1, quantities),
+        shown=shown / n,
+    )
+
+
+def baseline_answer(codes: list[str], names: dict[str, tuple[str, str | None, str]]) -> Answer:
+    return Answer(codes=codes, items=[(c, *names[c]) for c in codes])
 
 
 Mode = Callable[[Target], SuggestRequest]
@@ -218,13 +318,44 @@ MODES: dict[str, Mode] = {
 }
 
 
-def run_mode(lib: Library, engine: SuggestEngine, mode: Mode) -> tuple[list[list[str]], float]:
-    ranked = []
+def run_mode(
+    lib: Library, engine: SuggestEngine, mode: Mode, targets: Sequence[Target] | None = None
+) -> tuple[list[Answer], float]:
+    answers = []
+    chosen = lib.targets if targets is None else targets
     started = time.perf_counter()
-    for t in lib.targets:
-        res = suggest(lib.session, engine, mode(t))
-        ranked.append([it.indicator.code for it in res.items])
-    return ranked, (time.perf_counter() - started) / max(1, len(lib.targets))
+    for t in chosen:
+        answers.append(answer_of(suggest(lib.session, engine, mode(t))))
+    return answers, (time.perf_counter() - started) / max(1, len(chosen))
+
+
+def calibration_rows(
+    engine: SuggestEngine, targets: Sequence[Target], mode: Mode
+) -> list[tuple[list[list[float]], list[bool]]]:
+    """Per target: the features of every row the list would show without a floor, and gold or not."""
+    out = []
+    for t in targets:
+        req = mode(t)
+        res = engine.suggest(
+            SuggestQuery(
+                text=req.text, department=req.department, sector=req.sector, limit=req.limit, apply_floor=False
+            )
+        )
+        out.append(([list(s.features) for s in res.items], [s.doc.code in t.gold for s in res.items]))
+    return out
+
+
+def folds_of(targets: Sequence[Target], k: int) -> list[int]:
+    """Fold of each target: its source's place in a hash order, so one page's targets stay together."""
+    sources = sorted({t.source for t in targets}, key=lambda s: hashlib.sha256(s.encode()).hexdigest())
+    fold = {s: i % k for i, s in enumerate(sources)}
+    return [fold[t.source] for t in targets]
+
+
+def fit_on(rows: Sequence[tuple[list[list[float]], list[bool]]]) -> calib.Calibration:
+    x = [f for feats, _ in rows for f in feats]
+    y = [g for _, gold in rows for g in gold]
+    return calib.fit(x, y)
 
 
 def make_engine_for(lib: Library, weights: Weights | None = None) -> SuggestEngine:
@@ -234,12 +365,52 @@ def make_engine_for(lib: Library, weights: Weights | None = None) -> SuggestEngi
     return engine
 
 
+def _row(label: str, s: Scores, latency: float | None) -> str:
+    ms = f"{latency * 1000:.1f}" if latency is not None else "—"
+    return (
+        f"| {label} | {s.recall[5]:.3f} | {s.recall[10]:.3f} | {s.mrr:.3f} | {s.off_sector:.3f} | "
+        f"{s.repeat_names:.3f} | {s.numbers_used:.3f} | {s.drafts_coverage:.3f} | {s.shown:.1f} | {ms} |"
+    )
+
+
+HEADER = (
+    "| method | R@5 | R@10 | MRR | off-sector@10 | repeat-names@10 | numbers-used | drafts coverage | rows shown | ms/query |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def kfold(lib: Library, engine: SuggestEngine, k: int) -> dict[str, Scores]:
+    """Each fold's targets scored with a confidence model fitted on the other folds only."""
+    folds = folds_of(lib.targets, k)
+    shipped = engine.calibration
+    out: dict[str, Scores] = {}
+    try:
+        for label, mode in MODES.items():
+            rows = calibration_rows(engine, lib.targets, mode)
+            answers: list[Answer | None] = [None] * len(lib.targets)
+            for f in range(k):
+                train = [r for r, g in zip(rows, folds, strict=True) if g != f]
+                engine.calibration = fit_on(train)
+                held = [i for i, g in enumerate(folds) if g == f]
+                got, _ = run_mode(lib, engine, mode, [lib.targets[i] for i in held])
+                for i, a in zip(held, got, strict=True):
+                    answers[i] = a
+            out[label] = score([a for a in answers if a is not None], lib.targets)
+    finally:
+        engine.calibration = shipped
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--verbose", action="store_true", help="per-target hits and the top suggestions")
     parser.add_argument(
         "--set", action="append", default=[], metavar="WEIGHT=VALUE", help="override a weight"
+    )
+    parser.add_argument("--folds", type=int, default=5, help="k of the k-fold by source (0: skip)")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="fit the confidence model on this file and write it"
     )
     args = parser.parse_args(argv)
     weights = Weights()
@@ -261,32 +432,44 @@ def main(argv: Sequence[str] | None = None) -> None:
             "MRR = 1/rank of the first hit in the top 10\n"
         )
         engine = make_engine_for(lib, weights)
+        if args.calibrate:
+            rows = calibration_rows(engine, lib.targets, MODES["text only"])
+            rows += calibration_rows(engine, lib.targets, MODES["department + sector (as a user)"])
+            fitted = fit_on(rows)
+            fitted = replace(fitted, fitted_on={**fitted.fitted_on, "data": args.data.name})
+            calib.PATH.write_text(fitted.to_json() + "\n", encoding="utf-8")
+            engine.calibration = fitted
+            print(f"calibration written to {calib.PATH} ({fitted.fitted_on})\n")
         baseline = Bm25Baseline(lib.indicators)
-        rows = [
+        meta = {c: (n, s, k) for c, n, s, k in lib.meta}
+        rows_out = [
             (
                 "jieba + BM25 over names (baseline)",
-                score([baseline.rank(t.text, 10) for t in lib.targets], lib.targets),
+                score([baseline_answer(baseline.rank(t.text, 10), meta) for t in lib.targets], lib.targets),
                 None,
             )
         ]
-        per_mode: dict[str, list[list[str]]] = {}
+        per_mode: dict[str, list[Answer]] = {}
         for label, mode in MODES.items():
-            ranked, latency = run_mode(lib, engine, mode)
-            per_mode[label] = ranked
-            rows.append((f"suggestions, {label}", score(ranked, lib.targets), latency))
-        print("| method | R@5 | R@10 | MRR | R@5 capped | R@10 capped | ms/query |")
-        print("|---|---|---|---|---|---|---|")
-        for label, s, latency in rows:
-            ms = f"{latency * 1000:.1f}" if latency is not None else "—"
-            print(
-                f"| {label} | {s.recall[5]:.3f} | {s.recall[10]:.3f} | {s.mrr:.3f} | "
-                f"{s.capped[5]:.3f} | {s.capped[10]:.3f} | {ms} |"
-            )
+            answers, latency = run_mode(lib, engine, mode)
+            per_mode[label] = answers
+            rows_out.append((f"suggestions, {label}", score(answers, lib.targets), latency))
+        print("### development set (shipped confidence model, fitted on this file: in-sample)\n")
+        print(HEADER)
+        for label, sc, latency in rows_out:
+            print(_row(label, sc, latency))
+        if args.folds > 1:
+            n_sources = len({t.source for t in lib.targets})
+            print(f"\n### {args.folds}-fold by source ({n_sources} sources; confidence model fitted on the other folds)\n")
+            print(HEADER)
+            for label, sc in kfold(lib, engine, args.folds).items():
+                print(_row(f"suggestions, {label}", sc, None))
         if args.verbose:
             names = dict(lib.indicators)
             for label, ranked in per_mode.items():
                 print(f"\n## {label}")
-                for t, codes in zip(lib.targets, ranked, strict=True):
+                for t, answer in zip(lib.targets, ranked, strict=True):
+                    codes = answer.codes
                     hits = [c in t.gold for c in codes]
                     print(
                         f"- {t.project[:40]} | gold {len(t.gold)} | hits@10 {sum(hits)} | "

@@ -30,6 +30,7 @@ from service.suggest.dimensions import CORE_DIMENSIONS, dimension_of
 from service.suggest.index import (
     BoolArray,
     Float32Array,
+    FloatArray,
     Int32Array,
     Int64Array,
     Segment,
@@ -51,6 +52,11 @@ MAX_DELTAS = 8
 # Commonness shortlist per dimension (filler defaults), refreshed at every build and compaction.
 COMMON_PER_DIMENSION = 12
 _SECTOR_SPLIT = re.compile(r"^(?P<parent>[^()]+)\((?P<child>.+)\)$")
+_FIELD_SPLIT = re.compile(r"[(（/／]")
+# A name the catalogue uses in this many sector families or more is generic (群众满意度, 资金到位率):
+# computed from the data at every write, never from a list of names.
+GENERIC_FIELDS = 3
+GENERIC_FIELD_LABEL = "通用"
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,16 @@ def sector_root_of(name: str | None) -> str | None:
     return m.group("parent").strip() if m else name
 
 
+def field_of(name: str | None) -> str | None:
+    """The sector family (行业领域) of a sector label: the text before its first bracket or slash.
+
+    城市管理/生态环境(大气) → 城市管理, 教育(学生资助) → 教育; a plain label is its own family.
+    """
+    if not name:
+        return None
+    return _FIELD_SPLIT.split(name, maxsplit=1)[0].strip() or None
+
+
 class Labels:
     """Label -> small int, shared by the snapshots of one build (grows under the writer lock only)."""
 
@@ -128,6 +144,33 @@ class Vocabulary:
     department_codes: dict[str, str] = field(default_factory=dict)  # code -> name
     sector_codes: dict[str, str] = field(default_factory=dict)
     name_counts: Counter[str] = field(default_factory=Counter)  # compact name -> live docs
+    fields: Labels = field(default_factory=Labels)  # sector families (行业领域)
+    # compact name -> live docs per sector family (-1: none): how widely a name is used.
+    name_fields: dict[str, Counter[int]] = field(default_factory=dict)
+    name_ids: dict[str, list[int]] = field(default_factory=dict)  # compact name -> doc ids (live or dead)
+    # sector family -> live docs per department / per sector label: department → field, field → label.
+    department_fields: dict[int, Counter[int]] = field(default_factory=dict)
+    field_sectors: dict[int, Counter[str]] = field(default_factory=dict)
+    spread: dict[str, int] = field(default_factory=dict)  # compact name -> families using it (live)
+    common_ids: dict[str, int] = field(default_factory=dict)  # compact name -> a 共性 doc id (checked on read)
+
+    def count(self, names: Sequence[str], fields: Sequence[int], departments: Sequence[int],
+              sectors: Sequence[str | None], sign: int) -> None:
+        """Add (sign 1) or remove (-1) live docs from the usage tables."""
+        for name, fid, dep, sector in zip(names, fields, departments, sectors, strict=True):
+            per_field = self.name_fields.setdefault(name, Counter())
+            before = per_field[fid] > 0
+            per_field[fid] += sign
+            if fid >= 0 and before != (per_field[fid] > 0):
+                self.spread[name] = self.spread.get(name, 0) + (1 if sign > 0 else -1)
+            if dep >= 0 and fid >= 0:
+                self.department_fields.setdefault(dep, Counter())[fid] += sign
+            if fid >= 0 and sector:
+                self.field_sectors.setdefault(fid, Counter())[sector] += sign
+
+    def name_spread(self, name: str) -> int:
+        """How many sector families use ``name`` (live docs)."""
+        return self.spread.get(name, 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,11 +194,14 @@ class Snapshot:
     kind: Int32Array
     dimension: Int8Array
     family: Int32Array
+    sector_field: Int32Array  # sector family id (vocab.fields), -1 none
+    generic: BoolArray  # kind 共性 or a 通用 family (names used widely are checked at query time)
     vocab: Vocabulary
     code_to_id: dict[str, int]  # shared, writer-updated; check id < n and alive
     common: dict[int, tuple[int, ...]]  # dimension -> doc ids, most common names first
     # Inverted label maps, built on first use per snapshot (never copied by ``replace``).
     _groups: dict[str, tuple[Int64Array, list[int]]] = field(default_factory=dict, init=False, repr=False)
+    _priors: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False)
 
     def members(self, column: str, label: int) -> Int64Array:
         """Ids (live or dead) whose ``column`` ("department", "sector", …) holds ``label``, ascending."""
@@ -171,6 +217,17 @@ class Snapshot:
         if not 0 <= label < len(offsets) - 1:
             return order[:0]
         return order[offsets[label] : offsets[label + 1]]
+
+    def field_prior(self, n_fields: int) -> FloatArray:
+        """Share of live, non-generic docs per sector family (cached per snapshot)."""
+        found = self._priors.get(n_fields)
+        if found is None:
+            fids = self.sector_field[self.alive & ~self.generic]
+            fids = fids[fids >= 0]
+            counts = np.bincount(fids, minlength=n_fields)[:n_fields].astype(np.float64)
+            found = counts / max(1.0, float(counts.sum()))
+            self._priors[n_fields] = found
+        return found
 
     def live_id(self, code: str) -> int | None:
         i = self.code_to_id.get(code)
@@ -194,7 +251,20 @@ def _columns(docs: Sequence[SuggestDoc], vocab: Vocabulary) -> dict[str, NDArray
             [dimension_of(d.level1, d.level2, d.name, raw_level2=d.raw_level2) for d in docs], np.int8
         ),
         "family": np.array([vocab.families.id(infer_family(d.name, d.unit)) for d in docs], np.int32),
+        "sector_field": np.array([vocab.fields.id(field_of(d.sector)) for d in docs], np.int32),
+        "generic": np.array(
+            [d.kind == "common" or field_of(d.sector) == GENERIC_FIELD_LABEL for d in docs], np.bool_
+        ),
     }
+
+
+def _register(vocab: Vocabulary, docs: Sequence[SuggestDoc], names: Sequence[str],
+              cols: dict[str, NDArray[Any]], first: int) -> None:
+    for k, name in enumerate(names):
+        vocab.name_ids.setdefault(name, []).append(first + k)
+        if docs[k].kind == "common":
+            vocab.common_ids[name] = first + k
+    vocab.count(names, cols["sector_field"].tolist(), cols["department"].tolist(), [d.sector for d in docs], 1)
 
 
 def _common_lists(
@@ -233,6 +303,7 @@ def build_snapshot(analyzer: Analyzer, docs: Iterable[SuggestDoc], *, version: i
     )
     names = [compact(d.name) for d in items]
     vocab.name_counts.update(names)
+    _register(vocab, items, names, cols, 0)
     alive = np.ones(len(items), np.bool_)
     return Snapshot(
         version=version,
@@ -255,6 +326,8 @@ def build_snapshot(analyzer: Analyzer, docs: Iterable[SuggestDoc], *, version: i
         kind=cols["kind"],
         dimension=cols["dimension"],
         family=cols["family"],
+        sector_field=cols["sector_field"],
+        generic=cols["generic"],
     )
 
 
@@ -335,6 +408,13 @@ class SnapshotStore:
         alive[ids] = False
         for i in ids:
             snap.vocab.name_counts[snap.names[i]] -= 1
+        snap.vocab.count(
+            [snap.names[i] for i in ids],
+            snap.sector_field[ids].tolist(),
+            snap.department[ids].tolist(),
+            [snap.docs[i].sector for i in ids],
+            -1,
+        )
         return replace(snap, alive=alive, n_alive=int(alive.sum()))
 
     def _append(self, snap: Snapshot, items: list[SuggestDoc]) -> Snapshot:
@@ -350,6 +430,7 @@ class SnapshotStore:
         new_names = [compact(d.name) for d in items]
         names.extend(new_names)
         snap.vocab.name_counts.update(new_names)
+        _register(snap.vocab, items, new_names, cols, first)
         for i, d in enumerate(items):
             snap.code_to_id[d.code] = first + i
         deltas = [*snap.segments[1:], segment]
@@ -369,6 +450,8 @@ class SnapshotStore:
             kind=grown["kind"],
             dimension=grown["dimension"],
             family=grown["family"],
+            sector_field=grown["sector_field"],
+            generic=grown["generic"],
         )
 
     def _maybe_compact(self, snap: Snapshot) -> Snapshot:
@@ -394,6 +477,14 @@ class SnapshotStore:
         alive = np.ones(len(keep), np.bool_)
         self._epochs += 1
         dims = snap.dimension[keep]
+        name_ids: dict[str, list[int]] = {}
+        common_ids: dict[str, int] = {}
+        for k, name in enumerate(names):
+            name_ids.setdefault(name, []).append(k)
+            if docs[k].kind == "common":
+                common_ids[name] = k
+        # Older snapshots check ids read from these against their own n, alive and names.
+        snap.vocab.name_ids, snap.vocab.common_ids = name_ids, common_ids
         return replace(
             snap,
             epoch=self._epochs,
@@ -412,6 +503,8 @@ class SnapshotStore:
             kind=snap.kind[keep],
             dimension=dims,
             family=snap.family[keep],
+            sector_field=snap.sector_field[keep],
+            generic=snap.generic[keep],
             code_to_id={d.code: i for i, d in enumerate(docs)},
             common=_common_lists(docs, names, alive, dims, snap.vocab.name_counts),
         )

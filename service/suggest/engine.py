@@ -10,9 +10,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from service.search.text import Analyzer, load_synonyms
+from service.suggest.calibration import Calibration
 from service.suggest.catalogue import Snapshot, SnapshotStore, SuggestDoc
 from service.suggest.ranking import Ranker, Signal, SuggestQuery, SuggestResult, Weights
-from service.suggest.signals import LinkCache
+from service.suggest.signals import LinkCache, UsageMemory
 
 
 class SuggestEngine:
@@ -24,11 +25,13 @@ class SuggestEngine:
         *,
         weights: Weights | None = None,
         synonyms: Mapping[str, Sequence[str]] | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self._store = SnapshotStore(analyzer)
         self.link_cache = LinkCache()  # relational context signals, see ``signals``
+        self.usage = UsageMemory()  # indicators chosen for past targets, see ``signals``
         self._ranker = Ranker(
-            analyzer, load_synonyms() if synonyms is None else synonyms, weights or Weights()
+            analyzer, load_synonyms() if synonyms is None else synonyms, weights or Weights(), calibration
         )
 
     @property
@@ -43,6 +46,14 @@ class SuggestEngine:
     @property
     def weights(self) -> Weights:
         return self._ranker.weights
+
+    @property
+    def calibration(self) -> Calibration:
+        return self._ranker.calibration
+
+    @calibration.setter
+    def calibration(self, value: Calibration) -> None:
+        self._ranker.calibration = value
 
     def __len__(self) -> int:
         return len(self._store)

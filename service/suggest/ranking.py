@@ -40,11 +40,16 @@ from rapidfuzz import fuzz, process
 
 from service.domain import Comparator
 from service.search.text import STOP_WORDS, SYNONYM_WEIGHT, Analyzer, compact
+from service.suggest.calibration import Calibration
+from service.suggest.calibration import load as load_calibration
 from service.suggest.catalogue import Snapshot, SuggestDoc, sector_root_of
 from service.suggest.dimensions import CORE_DIMENSIONS, Dimension
+from service.suggest.drafts import Draft, dimension_draft, quantity_draft, subject_of
 from service.suggest.extract import Deadline, Extraction, Quantity, extract
+from service.suggest.fields import NONE as NO_FIELD
+from service.suggest.fields import FieldGuess, generic_mask, infer_field
 from service.suggest.index import FloatArray, Int32Array, plan, score_all, score_some
-from service.suggest.units import Unit, convert, parse_unit, unit_fit
+from service.suggest.units import PERCENT, Unit, convert, parse_unit, unit_fit
 
 NUMERIC_COMPARATORS = frozenset({"ge", "le", "eq", "gt", "lt", "approx"})
 _TIME_NAME_WORDS = ("时间", "时限", "期限", "完成", "日期", "进度", "时效")
@@ -78,6 +83,8 @@ class Weights:
     text_pool: int = 2000  # best rare-term matches that compete for the candidates
     common_df_share: float = 0.02  # a term in more than this share of docs is "common" (see index.plan)
     common_df_min: int = 1000
+    inferred_field: float = 0.3  # members of the inferred field, times its confidence
+    strong_match: float = 0.9  # fuzzy share of the name found in the text that lets another field in
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,7 @@ class SuggestQuery:
     kind: str | None = None
     fiscal_year: int | None = None
     limit: int = 10
+    apply_floor: bool = True  # False: every row, with its features (calibration data)
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,10 @@ class Suggestion:
     reasons: tuple[str, ...]
     matched_terms: tuple[str, ...]
     proposed: Proposal | None = None
+    probability: float = 0.0
+    confidence: str = "低"
+    features: tuple[float, ...] = ()
+    generic_sectors: int = 0  # for a generic name: how many sector families use it (0: not generic)
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,8 @@ class SuggestResult:
     items: tuple[Suggestion, ...]
     coverage: Coverage
     extraction: Extraction
+    field: FieldGuess = NO_FIELD
+    drafts: tuple[Draft, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,22 +213,44 @@ class _Probe:
     quantity: Quantity
     unit: Unit | None
     grams: frozenset[str]
+    head: frozenset[str]  # the phrase's head: the object counted, else the context's last word
+
+
+def _head(q: Quantity) -> frozenset[str]:
+    obj = compact(q.object)
+    if len(obj) >= 2:
+        return _bigrams(obj)
+    return _bigrams(compact(q.context)[-3:])
 
 
 def _probes(quantities: Sequence[Quantity]) -> list[_Probe]:
     return [
-        _Probe(q, q.parsed_unit, _bigrams(compact(q.context)) | _bigrams(compact(q.object)))
+        _Probe(q, q.parsed_unit, _bigrams(compact(q.context)) | _bigrams(compact(q.object)), _head(q))
         for q in quantities
         if not q.baseline
     ]
 
 
-def _meaning(grams: frozenset[str], name: str) -> float:
-    """Share of the quantity's words (context before it, object after a counter) found in the name."""
+HEAD_FREE_MEANING = 0.5  # without its head word a name must share this much of the phrase
+
+
+def _meaning_of(probe: _Probe, name: str) -> float:
+    """Share of the quantity's words (context before it, object after a counter) found in the name.
+
+    Chinese phrases are head-final: 新建供水管网120公里 is about 管网, so a name that shares only 新建
+    (新建堤防长度) does not take it; without the head word the name must share half of the phrase. A
+    percentage must always share half: rates share their ending (达标率), not what they measure.
+    """
+    grams = probe.grams
     if not grams or len(name) < 2:
         return 0.0
     hits = sum(1 for g in grams if g in name)
-    return hits / min(len(grams), len(name) - 1)
+    meaning = hits / min(len(grams), len(name) - 1)
+    if meaning < HEAD_FREE_MEANING and probe.head and not any(g in name for g in probe.head):
+        return 0.0
+    if meaning < HEAD_FREE_MEANING and probe.unit is not None and probe.unit.family == PERCENT:
+        return 0.0  # every rate ends in 率: a share of 体质健康达标率 is not 资助标准达标率
+    return meaning
 
 
 def _fit(probe: _Probe, name: str, family: str | None) -> float:
@@ -222,7 +258,7 @@ def _fit(probe: _Probe, name: str, family: str | None) -> float:
     fit = unit_fit(probe.unit, family)
     if not fit:
         return 0.0
-    meaning = _meaning(probe.grams, name)
+    meaning = _meaning_of(probe, name)
     if meaning <= 0.0:
         return 0.0
     return fit * (0.3 + 0.7 * meaning)
@@ -239,7 +275,7 @@ def _fits(snap: Snapshot, cand: np.ndarray, names: Sequence[str], probes: Sequen
     for probe in probes:
         fit_of = {f: unit_fit(probe.unit, families[f] if f >= 0 else None) for f in present}
         for k in np.flatnonzero([fit_of[int(f)] > 0 for f in fam_ids]).tolist():
-            meaning = _meaning(probe.grams, names[k])
+            meaning = _meaning_of(probe, names[k])
             if meaning > 0:
                 fits[k] = max(fits[k], fit_of[int(fam_ids[k])] * (0.3 + 0.7 * meaning))
     return fits
@@ -263,9 +299,16 @@ def _common_substrings(name: str, text: str) -> list[str]:
 class Ranker:
     """Ranks suggestions; stateless apart from the synonym table (shared with the search analyzer)."""
 
-    def __init__(self, analyzer: Analyzer, synonyms: Mapping[str, Sequence[str]], weights: Weights) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        synonyms: Mapping[str, Sequence[str]],
+        weights: Weights,
+        calibration: Calibration | None = None,
+    ) -> None:
         self.analyzer = analyzer
         self.weights = weights
+        self.calibration = calibration or load_calibration()
         table: dict[str, list[str]] = {}
         for key, alts in synonyms.items():
             k = compact(key)
@@ -312,7 +355,8 @@ class Ranker:
         w = self.weights
         extraction = extract(q.text, fiscal_year=q.fiscal_year)
         if snap.n_alive == 0:
-            return SuggestResult((), Coverage((), CORE_DIMENSIONS, ()), extraction)
+            drafts = _quantity_drafts(extraction.quantities, set(), q.text)
+            return SuggestResult((), Coverage((), CORE_DIMENSIONS, ()), extraction, NO_FIELD, drafts)
         ctx = _context(snap, q)
         text_c = compact(q.text)
         n_docs = max(snap.stats_docs, snap.n_alive)
@@ -338,6 +382,16 @@ class Ranker:
         if len(matched) > w.text_pool:
             matched = matched[np.argpartition(-dense[matched], w.text_pool - 1)[: w.text_pool]]
         evidence = _evidence(snap, dense, matched, ctx, w)
+        guess = infer_field(
+            snap,
+            dense,
+            matched,
+            text_c,
+            qp.rare,
+            sector=q.sector if ctx.sector >= 0 or ctx.root >= 0 or q.sector else None,
+            department=ctx.department,
+            department_name=ctx.department_name,
+        )
         external = {i: sig for code, sig in (signals or {}).items() if (i := snap.live_id(code)) is not None}
         extra: list[np.ndarray] = [np.fromiter(external, np.int64, len(external))]
         for column, label in (("department", ctx.department), ("sector", ctx.sector)):
@@ -349,8 +403,12 @@ class Ranker:
                 extra.append(snap.members(column, label)[: w.group_docs])
         universe = _union(matched, extra, snap)
         if not len(universe):
-            return SuggestResult((), self._coverage(snap, (), universe, np.zeros(0), ctx), extraction)
+            coverage = self._coverage(snap, (), universe, np.zeros(0), ctx, guess)
+            drafts = _quantity_drafts(extraction.quantities, set(), q.text)
+            return SuggestResult((), coverage, extraction, guess, drafts + _dimension_drafts(coverage, q.text, drafts))
         context = _context_part(snap, universe, ctx, w, evidence, external)
+        if guess.field >= 0 and guess.source != "given":
+            context += w.inferred_field * guess.confidence * (snap.sector_field[universe] == guess.field)
         rare = dense[universe]
         rare_top = float(rare.max()) or 1.0
         pre = w.text * rare / rare_top + context
@@ -366,21 +424,55 @@ class Ranker:
         fuzzy[[len(nm) < 4 for nm in names]] *= 0.5  # a short name (水费) is inside many texts by chance
         probes = _probes(extraction.quantities)
         final = w.text * text + context[sub] + w.fuzzy * fuzzy**2
-        final += w.quantity_fit * _fits(snap, cand[sub], names, probes)
+        qfit = _fits(snap, cand[sub], names, probes)
+        final += w.quantity_fit * qfit
 
-        chosen = self._diversify(snap, cand[sub], final, names, q.limit)
-        items = self._items(snap, ctx, cand[sub], chosen, text, names, text_c, external)
+        ids = cand[sub]
+        generic = generic_mask(snap, ids)
+        on_field = (snap.sector_field[ids] == guess.field) if guess.field >= 0 else np.zeros(len(ids), np.bool_)
+        eligible = _eligible(snap, ids, guess, generic, fuzzy, ctx, external, w)
+        features = np.column_stack(
+            (text, fuzzy**2, np.minimum(context[sub], 2.0), on_field, generic, qfit, np.zeros(len(ids)))
+        )
+        chosen = self._diversify(snap, ids, final, names, q.limit, eligible)
+        items = self._items(snap, ctx, ids, chosen, text, names, text_c, external, features, generic, q)
         items = _attach(snap, items, extraction, probes)
-        return SuggestResult(tuple(items), self._coverage(snap, items, cand[sub], final, ctx), extraction)
+        taken = {p.span for it in items if (p := it.proposed) is not None}
+        drafts = _quantity_drafts(extraction.quantities, taken, q.text)
+        coverage = self._coverage(snap, items, ids, final, ctx, guess, eligible, drafts)
+        drafts += _dimension_drafts(coverage, q.text, drafts)
+        return SuggestResult(tuple(items), coverage, extraction, guess, drafts)
 
     # -- selection --------------------------------------------------------------------------------
 
     def _diversify(
-        self, snap: Snapshot, ids: np.ndarray, final: FloatArray, names: list[str], limit: int
+        self,
+        snap: Snapshot,
+        ids: np.ndarray,
+        final: FloatArray,
+        names: list[str],
+        limit: int,
+        eligible: np.ndarray | None = None,
     ) -> list[tuple[int, float, bool]]:
-        """Greedy pick of ``limit`` positions of ``ids``: (position, gain, filled a new dimension)."""
+        """Greedy pick of ``limit`` positions of ``ids``: (position, gain, filled a new dimension).
+
+        Only ``eligible`` positions take part, and a name is shown once (the same 群众满意度 of ten
+        departments is one row).
+        """
         w = self.weights
-        pool = np.argsort(-final, kind="stable")[: max(w.pool, limit)].tolist()
+        order = np.argsort(-final, kind="stable")
+        if eligible is not None:
+            order = order[eligible[order]]
+        seen: set[str] = set()
+        pool: list[int] = []
+        for k in order.tolist():
+            if names[k] not in seen:
+                seen.add(names[k])
+                pool.append(k)
+                if len(pool) >= max(w.pool, limit):
+                    break
+        if not pool:
+            return []
         sim = process.cdist([names[k] for k in pool], [names[k] for k in pool], scorer=fuzz.ratio, workers=1)
         dims = snap.dimension[ids[pool]].tolist()
         core = {int(d) for d in CORE_DIMENSIONS}
@@ -418,11 +510,24 @@ class Ranker:
         names: list[str],
         text_c: str,
         external: Mapping[int, Signal],
+        features: np.ndarray,
+        generic: np.ndarray,
+        q: SuggestQuery,
     ) -> list[Suggestion]:
         synonyms_in_text = [alt for key, alts in self._synonyms.items() if key in text_c for alt in alts]
         items = []
+        top_gain = max((g for _, g, _ in chosen), default=0.0) or 1.0
         for k, gain, filled in chosen:
             i = int(ids[k])
+            x = features[k].copy()
+            x[-1] = gain / top_gain
+            p = self.calibration.probability(x.tolist())
+            if q.apply_floor and p < self.calibration.floor and i not in external:
+                continue  # a row the department linked itself (duty, goal, past target) is evidence enough
+            spread = 0
+            if generic[k]:
+                spread = snap.vocab.name_spread(snap.names[i])
+                i = _representative(snap, i)
             doc = snap.docs[i]
             name = names[k]
             matched = _common_substrings(name, text_c)
@@ -442,6 +547,8 @@ class Ranker:
                 reasons.append(f"指标类别:{doc.kind}")
             if i in external:
                 reasons.append(external[i].reason)
+            if generic[k]:
+                reasons.append(f"通用指标:{max(spread, 1)}个行业领域使用同名指标")
             dimension = Dimension(int(snap.dimension[i]))
             if filled:
                 reasons.append(f"补足维度:{dimension.label}")
@@ -452,6 +559,10 @@ class Ranker:
                     dimension=dimension,
                     reasons=tuple(reasons),
                     matched_terms=tuple(matched),
+                    probability=round(p, 4),
+                    confidence=self.calibration.label(p),
+                    features=tuple(np.round(x, 4).tolist()),
+                    generic_sectors=spread,
                 )
             )
         return items
@@ -463,6 +574,9 @@ class Ranker:
         cand: np.ndarray,
         pre: FloatArray,
         ctx: _Context,
+        guess: FieldGuess = NO_FIELD,
+        eligible: np.ndarray | None = None,
+        drafts: Sequence[Draft] = (),
     ) -> Coverage:
         """Present/missing core dimensions; for each missing one the best-fitting common indicator.
 
@@ -470,9 +584,15 @@ class Ranker:
         repeated names of the dimension (common indicators) compete with relevance 0, plus a
         bonus for how common their name is.
         """
-        present = tuple(d for d in CORE_DIMENSIONS if any(it.dimension == d for it in items))
+        present = tuple(
+            d
+            for d in CORE_DIMENSIONS
+            if any(it.dimension == d for it in items) or any(x.dimension == d for x in drafts)
+        )
         missing = tuple(d for d in CORE_DIMENSIONS if d not in present)
         used = {it.doc.code for it in items}
+        if eligible is not None and len(eligible) == len(cand):
+            cand, pre = cand[eligible], pre[eligible]
         counts = snap.vocab.name_counts
         relevance = dict(zip(cand.tolist(), pre.tolist(), strict=True))
         cand_dims = snap.dimension[cand]
@@ -481,6 +601,16 @@ class Ranker:
             pool = cand[cand_dims == int(dim)].tolist()
             pool += [i for i in snap.common.get(int(dim), ()) if i < snap.n and snap.alive[i]]
             pool = list(dict.fromkeys(pool))
+            if guess.allowed and pool:
+                # Another field's row does not fill this target's table (unless generic or the department's).
+                ids = np.fromiter(pool, np.int64, len(pool))
+                fields = snap.sector_field[ids]
+                ok = (fields < 0) | generic_mask(snap, ids)
+                for allowed in guess.allowed:
+                    ok |= fields == allowed
+                if ctx.department >= 0:
+                    ok |= snap.department[ids] == ctx.department
+                pool = ids[ok].tolist()
             # Commonness relative to the pool: how many catalogue rows share the name.
             scale = math.log1p(max((counts[snap.names[i]] for i in pool), default=1)) or 1.0
             best: tuple[float, int] | None = None
@@ -589,6 +719,77 @@ def _top_positions(score: FloatArray, k: int) -> np.ndarray:
     return np.argpartition(-score, k - 1)[:k]
 
 
+def _eligible(
+    snap: Snapshot,
+    ids: np.ndarray,
+    guess: FieldGuess,
+    generic: np.ndarray,
+    fuzzy: FloatArray,
+    ctx: _Context,
+    external: Mapping[int, Signal],
+    w: Weights,
+) -> np.ndarray:
+    """Rows that may be shown: of the target's field(s), generic, strongly matched, or the department's own."""
+    if not guess.allowed:
+        return np.ones(len(ids), np.bool_)
+    fields = snap.sector_field[ids]
+    # A row without a sector is of no other field: only rows of another field are held back.
+    ok = fields < 0
+    for allowed in guess.allowed:
+        ok |= fields == allowed
+    ok |= generic
+    ok |= fuzzy >= w.strong_match
+    if ctx.department >= 0:
+        ok |= snap.department[ids] == ctx.department
+    if external:
+        ok |= np.fromiter((i in external for i in ids.tolist()), np.bool_, len(ids))
+    return np.asarray(ok, np.bool_)
+
+
+def _representative(snap: Snapshot, i: int) -> int:
+    """For a generic name, the 共性 row of that name where the catalogue has one."""
+    if snap.docs[i].kind == "common":
+        return i
+    name = snap.names[i]
+    j = snap.vocab.common_ids.get(name, -1)
+    if 0 <= j < snap.n and snap.alive[j] and snap.names[j] == name and snap.docs[j].kind == "common":
+        return j
+    for j in snap.vocab.name_ids.get(name, ()):
+        if j < snap.n and snap.alive[j] and snap.names[j] == name and snap.docs[j].kind == "common":
+            return j
+    return i
+
+
+def _quantity_drafts(
+    quantities: Sequence[Quantity], taken: set[tuple[int, int]], text: str
+) -> tuple[Draft, ...]:
+    out: list[Draft] = []
+    names: set[str] = set()
+    subject = subject_of(text)
+    for q in quantities:
+        if q.baseline or q.span in taken:
+            continue
+        d = quantity_draft(q, subject)
+        if d is not None and d.name not in names:
+            names.add(d.name)
+            out.append(d)
+    return tuple(out)
+
+
+def _dimension_drafts(coverage: Coverage, text: str, drafts: Sequence[Draft]) -> tuple[Draft, ...]:
+    filled = {f.dimension for f in coverage.fillers}
+    out: list[Draft] = []
+    taken = [d.name for d in drafts]
+    for dim in coverage.missing:
+        if dim in filled:
+            continue
+        d = dimension_draft(dim, text, taken)
+        if d is not None:
+            taken.append(d.name)
+            out.append(d)
+    return tuple(out)
+
+
 # --- values -----------------------------------------------------------------------------------------
 
 
@@ -665,6 +866,10 @@ def _attach(
                 reasons=(*it.reasons, f"可填数值:{p.source}"),
                 matched_terms=it.matched_terms,
                 proposed=p,
+                probability=it.probability,
+                confidence=it.confidence,
+                features=it.features,
+                generic_sectors=it.generic_sectors,
             )
         )
     return out
@@ -672,6 +877,8 @@ def _attach(
 
 __all__ = [
     "Coverage",
+    "Draft",
+    "FieldGuess",
     "Filler",
     "Proposal",
     "Ranker",

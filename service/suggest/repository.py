@@ -14,6 +14,7 @@ from service.models import (
     Indicator,
     IndicatorDuty,
     IndicatorGoal,
+    Sector,
     StrategicGoal,
     Target,
     TargetIndicator,
@@ -103,3 +104,37 @@ def department_links(session: Session, department_id: int) -> list[tuple[str, st
     )
     out.extend((code, "target", project or ext) for code, project, ext in session.execute(target_stmt))
     return out
+
+
+TARGET_STAMP = text(
+    "SELECT (SELECT count(*) FROM target), (SELECT coalesce(sum(version), 0) FROM target),"
+    " (SELECT count(*) FROM target_indicator)"
+)
+
+
+def target_stamp(session: Session) -> tuple[int, int, int]:
+    """Changes whenever a target is registered, replaced or removed (its rows included)."""
+    count, versions, rows = session.execute(TARGET_STAMP).one()
+    return int(count or 0), int(versions or 0), int(rows or 0)
+
+
+def target_usage(session: Session) -> list[tuple[int, str, str]]:
+    """(target id, its text and project, an indicator code it uses) for every registered target row."""
+    stmt = (
+        select(col(Target.id), col(Target.text), col(Target.project), col(Indicator.code))
+        .join(TargetIndicator, col(TargetIndicator.target_id) == col(Target.id))
+        .join(Indicator, col(Indicator.id) == col(TargetIndicator.indicator_id))
+        .order_by(col(Target.id))
+    )
+    return [
+        (int(tid), " ".join(x for x in (text_, project) if x), code)
+        for tid, text_, project, code in session.execute(stmt)
+    ]
+
+
+def sector_known(session: Session, name_or_code: str) -> bool:
+    """A sector of the taxonomy by name or code (it may have no indicators yet)."""
+    found = session.execute(
+        select(col(Sector.id)).where((col(Sector.name) == name_or_code) | (col(Sector.code) == name_or_code))
+    ).first()
+    return found is not None

@@ -108,6 +108,53 @@ class SuggestionItem(BaseModel):
     reasons: list[str]
     matched_terms: list[str]
     proposed: ProposedValue | None = None
+    confidence: str = Field(description="高, 中 or 低, from the calibrated probability")
+    probability: float = Field(description="calibrated probability that the row belongs in the target's table")
+    generic_sectors: int = Field(
+        default=0, description="a generic name (shown once): how many sector families use it; 0 otherwise"
+    )
+
+
+class DraftFields(BaseModel):
+    """The new indicator as ``POST /v1/proposals`` takes it in a create item's ``fields``."""
+
+    name: str
+    level1: str
+    level2: str
+    unit: str | None = None
+    comparator: Comparator | None = None
+    value: float | str | None = None
+    raw_value: str | None = None
+    sector: str | None = None
+    department: str | None = None
+    definition: str | None = None
+
+
+class DraftProposalItem(BaseModel):
+    """A create item for ``POST /v1/proposals`` (``items: [draft.proposal_item, …]``), as is."""
+
+    action: str = "create"
+    fields: DraftFields
+    reason: str
+
+
+class DraftOut(BaseModel):
+    """An indicator the library lacks, drafted from the text (not in the catalogue)."""
+
+    draft: bool = Field(default=True, description="always true: not a catalogue row")
+    name: str
+    level1: str
+    level2: str
+    dimension: str
+    unit: str | None = None
+    comparator: Comparator
+    comparator_symbol: str
+    value: float | str | None = None
+    value_max: float | None = None
+    span: list[int] | None = Field(default=None, description="the quantity it comes from, [start, end)")
+    text: str | None = Field(default=None, description="the characters of the text at span")
+    reason: str
+    proposal_item: DraftProposalItem
 
 
 class Filler(BaseModel):
@@ -144,13 +191,26 @@ class DeadlineOut(BaseModel):
     date: dt.date | None = None
 
 
+class FieldOut(BaseModel):
+    """The target's 行业领域 (sector family): given by the caller, or inferred from the catalogue's words."""
+
+    name: str | None = Field(description="the sector family (教育, 水利 …); None when nothing tells")
+    sector: str | None = Field(default=None, description="the catalogue's most used sector label of the family")
+    confidence: float = Field(description="1 when given; else the top family's share of its and the runner-up's evidence")
+    label: str = Field(description="高, 中 or 低")
+    source: str = Field(description="given | department | text | none")
+    evidence: list[str]
+
+
 class ParsedOut(BaseModel):
     quantities: list[QuantityOut]
     deadlines: list[DeadlineOut]
+    field: FieldOut
 
 
 class SuggestResponse(BaseModel):
-    items: list[SuggestionItem]
+    items: list[SuggestionItem] = Field(description="best first; may be shorter than limit (rows under the floor are not shown)")
+    drafts: list[DraftOut] = Field(description="indicators the library lacks: quantities no item took, missing dimensions")
     coverage: CoverageOut
     parsed: ParsedOut
 

@@ -7,16 +7,24 @@ from typing import Any
 
 from sqlmodel import Session
 
+from loaders.text import format_number
 from service.domain import COMPARATOR_SYMBOLS, Comparator, Kind
+from service.errors import FieldError, ValidationFailed
 from service.search.text import Analyzer
 from service.suggest import repository as repo
-from service.suggest.catalogue import SuggestDoc
+from service.suggest.catalogue import SuggestDoc, field_of
+from service.suggest.drafts import Draft
 from service.suggest.engine import SuggestEngine
 from service.suggest.extract import Extraction
+from service.suggest.fields import FieldGuess
 from service.suggest.ranking import Coverage, Signal, Suggestion, SuggestQuery, SuggestResult
 from service.suggest.schemas import (
     CoverageOut,
     DeadlineOut,
+    DraftFields,
+    DraftOut,
+    DraftProposalItem,
+    FieldOut,
     Filler,
     ParsedOut,
     ProposedValue,
@@ -28,7 +36,7 @@ from service.suggest.schemas import (
     SuggestRequest,
     SuggestResponse,
 )
-from service.suggest.signals import RelationalSignals, SignalProvider
+from service.suggest.signals import RelationalSignals, SignalProvider, UsageSignals
 from service.taxonomy.service import Refs
 
 # --- keeping the engine fresh ------------------------------------------------------------------------
@@ -124,7 +132,26 @@ def _query(req: SuggestRequest) -> SuggestQuery:
 
 
 def _default_providers(session: Session, engine: SuggestEngine, position: int) -> tuple[SignalProvider, ...]:
-    return (RelationalSignals(session, cache=engine.link_cache, outbox_position=position),)
+    engine.usage.refresh(session, position)
+    return (
+        RelationalSignals(session, cache=engine.link_cache, outbox_position=position),
+        UsageSignals(engine.usage),
+    )
+
+
+def check_sector(session: Session, engine: SuggestEngine, sector: str | None, field: str = "sector") -> None:
+    """A sector the catalogue does not know is a mistake the caller should hear about (422)."""
+    if not sector:
+        return
+    vocab = engine.snapshot.vocab
+    if vocab.sectors.get(sector) >= 0 or sector in vocab.sector_codes or vocab.fields.get(field_of(sector)) >= 0:
+        return
+    if repo.sector_known(session, sector):
+        return
+    raise ValidationFailed(
+        "Unknown sector",
+        errors=[FieldError(field=field, message=f"行业领域“{sector}”不在目录中:请用目录中的行业名称或代码,或留空由系统推断")],
+    )
 
 
 def _signals(providers: Sequence[SignalProvider], query: SuggestQuery) -> dict[str, Signal]:
@@ -148,9 +175,10 @@ def suggest(
     ``providers`` default to the relational links of the department (duties, goals, past targets).
     """
     position = refresh_engine(session, engine)
+    check_sector(session, engine, request.sector)
     chosen = _default_providers(session, engine, position) if providers is None else providers
     query = _query(request)
-    return response_of(engine.suggest(query, signals=_signals(chosen, query)))
+    return response_of(engine.suggest(query, signals=_signals(chosen, query)), department=request.department)
 
 
 def suggest_batch(
@@ -162,11 +190,15 @@ def suggest_batch(
 ) -> SuggestBatchResponse:
     """Suggestions for up to 100 texts, in order, against one snapshot of the catalogue."""
     position = refresh_engine(session, engine)
+    for n, item in enumerate(request.items):
+        check_sector(session, engine, item.sector, field=f"items.{n}.sector")
     chosen = _default_providers(session, engine, position) if providers is None else providers
     results = []
     for item in request.items:
         query = _query(item)
-        results.append(response_of(engine.suggest(query, signals=_signals(chosen, query))))
+        results.append(
+            response_of(engine.suggest(query, signals=_signals(chosen, query)), department=item.department)
+        )
     return SuggestBatchResponse(results=results)
 
 
@@ -218,6 +250,61 @@ def _item(s: Suggestion) -> SuggestionItem:
         reasons=list(s.reasons),
         matched_terms=list(s.matched_terms),
         proposed=proposed,
+        confidence=s.confidence,
+        probability=s.probability,
+        generic_sectors=s.generic_sectors,
+    )
+
+
+def _raw_value(d: Draft) -> str | None:
+    if d.value is None:
+        return None
+    value = format_number(d.value) if isinstance(d.value, float) else str(d.value)
+    if d.value_max is not None:
+        value += "-" + format_number(d.value_max)
+    return f"{COMPARATOR_SYMBOLS[d.comparator]}{value}{d.unit or ''}"
+
+
+def draft_out(d: Draft, guess: FieldGuess, department: str | None) -> DraftOut:
+    level1, level2 = d.levels
+    raw = _raw_value(d)
+    fields = DraftFields(
+        name=d.name,
+        level1=level1,
+        level2=level2,
+        unit=d.unit,
+        comparator=d.comparator if d.value is not None or d.comparator is Comparator.qualitative else None,
+        value=d.value,
+        raw_value=raw,
+        sector=guess.sector,
+        department=department,
+        definition=f"按绩效目标起草:{d.source}" if d.source else None,
+    )
+    return DraftOut(
+        name=d.name,
+        level1=level1,
+        level2=level2,
+        dimension=d.dimension.label,
+        unit=d.unit,
+        comparator=d.comparator,
+        comparator_symbol=COMPARATOR_SYMBOLS[d.comparator],
+        value=d.value,
+        value_max=d.value_max,
+        span=list(d.span) if d.span else None,
+        text=d.source,
+        reason=d.reason,
+        proposal_item=DraftProposalItem(fields=fields, reason=d.reason),
+    )
+
+
+def _field(g: FieldGuess) -> FieldOut:
+    return FieldOut(
+        name=g.name,
+        sector=g.sector,
+        confidence=g.confidence,
+        label=g.label if g.name else "低",
+        source=g.source,
+        evidence=list(g.evidence),
     )
 
 
@@ -237,7 +324,7 @@ def _coverage(c: Coverage) -> CoverageOut:
     )
 
 
-def _parsed(e: Extraction) -> ParsedOut:
+def _parsed(e: Extraction, field: FieldGuess) -> ParsedOut:
     return ParsedOut(
         quantities=[
             QuantityOut(
@@ -255,12 +342,15 @@ def _parsed(e: Extraction) -> ParsedOut:
             for q in e.quantities
         ],
         deadlines=[DeadlineOut(text=d.text, span=list(d.span), date=d.date) for d in e.deadlines],
+        field=_field(field),
     )
 
 
-def response_of(result: SuggestResult) -> SuggestResponse:
+def response_of(result: SuggestResult, *, department: str | None = None) -> SuggestResponse:
+    """The API answer; ``department`` (as the caller gave it) goes into the drafts' proposal items."""
     return SuggestResponse(
         items=[_item(s) for s in result.items],
+        drafts=[draft_out(d, result.field, department) for d in result.drafts],
         coverage=_coverage(result.coverage),
-        parsed=_parsed(result.extraction),
+        parsed=_parsed(result.extraction, result.field),
     )

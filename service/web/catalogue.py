@@ -7,7 +7,7 @@ they return for reading.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -19,13 +19,14 @@ from service.auth.access import PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
 from service.auth.csrf import LOGIN_COOKIE, PRESESSION_COOKIE
 from service.deps import IndexDep, SessionDep, StateDep, SuggestDep
 from service.domain import IndicatorStatus, Kind
+from service.errors import ValidationFailed
 from service.indicators import service as indicators
 from service.security.rate_limit import suggest_quota
 from service.suggest import service as suggestions
 from service.suggest.schemas import SuggestRequest
 from service.versions import service as versions
-from service.web import forms
-from service.web.rendering import render, safe_next
+from service.web import forms, suggest_page
+from service.web.rendering import refusal, render, safe_next
 
 router = APIRouter()
 
@@ -161,7 +162,13 @@ def suggest(
 ) -> HTMLResponse:
     """The suggested indicator table for a target sentence, editable, with the coverage check."""
     body = SuggestRequest(text=text, department=department or None, sector=sector or None)
-    result = suggestions.suggest(session, engine, body)
+    partial = request.headers.get("HX-Request") == "true"
+    try:
+        result = suggestions.suggest(session, engine, body)
+    except ValidationFailed as exc:  # an unknown sector: said on the page, next to the form
+        refused = {"text": text, "department": department or "", "sector": sector or "", "result": None,
+                   "refused": refusal(exc)}  # fmt: skip
+        return render(request, "_suggestions.html" if partial else "suggest.html", refused, status_code=422)
     rows = [
         {
             "code": s.indicator.code, "level1": s.indicator.level1, "level2": s.indicator.level2 or "",
@@ -170,17 +177,18 @@ def suggest(
                       if s.proposed else f"{s.indicator.comparator_symbol or ''}{_num(s.indicator.value)}"),
             "unit": (s.proposed.unit if s.proposed and s.proposed.unit else s.indicator.unit) or "",
             "from_text": s.proposed is not None,
+            "confidence": s.confidence, "draft": False,
         }
         for s in result.items
     ]  # fmt: skip
-    context = {
+    context: dict[str, Any] = {
         "text": text,
         "department": department or "",
         "sector": sector or "",
         "result": result,
-        "rows": rows,
+        "rows": rows + suggest_page.draft_rows(result),
+        "drafts": suggest_page.drafts_form(session, result),
     }
-    partial = request.headers.get("HX-Request") == "true"
     return render(request, "_suggestions.html" if partial else "suggest.html", context)
 
 
@@ -189,7 +197,7 @@ def _num(value: float | str | None) -> str:
 
 
 @router.post("/suggest/table.xlsx", dependencies=[Depends(PAGE_SUGGEST)])
-async def suggest_table(request: Request) -> Response:
+async def suggest_table(request: Request, session: SessionDep) -> Response:
     """The table as edited on the page, as a 绩效目标表 workbook (only the rows kept)."""
     form = await request.form()
     keep = {str(v) for v in form.getlist("keep")}
@@ -197,7 +205,9 @@ async def suggest_table(request: Request) -> Response:
     values = {c: [forms.text(str(v), c, max_length=500) for v in form.getlist(c)] for c in columns}
     count = min(len(v) for v in values.values()) if values else 0
     rows = [[values[c][i] for c in columns] for i in range(min(count, 200)) if str(i) in keep]
-    body = write_target_table(rows, goal=forms.text(str(form.get("text") or ""), "text", max_length=2000))
+    goal = forms.text(str(form.get("text") or ""), "text", max_length=2000)
+    suggest_page.remember_kept_rows(session, goal, [r[-1] for r in rows if r[-1]])
+    body = write_target_table(rows, goal=goal)
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
