@@ -22,6 +22,7 @@ from loaders.text import format_number
 from service.auth.access import PAGE_PROPOSE, PROPOSE, TARGETS
 from service.auth.context import current_principal
 from service.auth.principal import Role
+from service.codes import code_key
 from service.deps import SessionDep
 from service.errors import DomainError, FieldError, ValidationFailed
 from service.proposals import service as proposals
@@ -114,7 +115,7 @@ def propose_drafts(
         items = [ProposalItemIn.model_validate(json.loads(raw)) for raw in item]
         for it in items:
             it.fields["department"] = next(
-                (name for code, name in _departments(session) if code == department_code), it.fields.get("department")
+                (name for code, name in _departments(session) if code_key(code) == code_key(department_code)), it.fields.get("department")
             )
         out, _etag = proposals.create_proposal(
             session,

@@ -15,11 +15,17 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
+from service.web import ROOMS
 from tests.support.auth import bearer, mint_key
 
 BASIS = "皖政〔2016〕31号《安徽省人民政府关于进一步完善城乡义务教育经费保障机制的实施意见》"
 # Digits str.isdigit accepts and int() refuses or reads as another number, empties, words, signs,
 # numbers past any column, fullwidth digits, NUL, impossible dates, and a long string.
+# A draft row of the suggest page as its form posts it (a create item of the proposal API).
+DRAFT = (
+    '{"action": "create", "fields": {"name": "新建供水管网长度", "kind": "分行业分领域", "level1": "产出指标",'
+    ' "level2": "数量指标", "comparator": "≥", "value": 120, "unit": "公里"}}'
+)
 HOSTILE = ["²", "٣", "１２", "", "abc", "-1", "0", str(10**30), "1e3", "1 2", "\x00", "2026-13-45", "x" * 20_000]
 
 
@@ -87,8 +93,23 @@ def _forms(site: Site) -> list[tuple[str, dict[str, str], dict[str, str], set[st
         ("/ui/suggest", {"text": "义务教育巩固率达到95%", "department": "", "sector": ""}, site.steward, set()),
         ("/ui/suggest/table.xlsx", {"text": "t", "keep": "0", "level1": "产出指标", "level2": "", "name": "n",
                                     "value": "1", "unit": "", "code": ""}, site.steward, set()),
+        ("/ui/suggest/proposal", {"department_code": "JYT", "title": "新指标", "item": DRAFT, "text": "t"},
+         site.editor, {"item"}),
         ("/ui/login", {"key": "icat_nothing", "next": "/ui/search"}, {}, {"key"}),
     ]  # fmt: skip
+
+
+def test_every_page_form_route_is_probed(site: Site) -> None:
+    """A page POST route added later cannot escape the hostile-value sweep."""
+    probed = {path for path, *_ in _forms(site)}
+    served = {
+        ("/ui" + route.path).replace("{proposal_id}", str(site.proposal))
+        for room in ROOMS
+        for route in room.routes
+        if "POST" in (getattr(route, "methods", None) or set())
+    }
+    assert "/ui/suggest/proposal" in served  # the walk sees the rooms' routes at all
+    assert served - {"/ui/logout"} <= probed, sorted(served - probed)
 
 
 @pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v)[:12])
