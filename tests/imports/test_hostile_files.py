@@ -132,9 +132,10 @@ def harness(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     clients: dict[int | None, TestClient] = {}
     with ExitStack() as stack:
         for limit in {case.upload_limit for case in CASES}:
-            # A key verified once stays trusted for the run, so its last-used stamp is written
-            # during the warm-up below and never again: every later write would be the import's.
-            settings = Settings(database_url=url, seed=True, key_cache_seconds=3600)
+            # A key verified once stays trusted for the run, and its last use is written in the
+            # background only every hour (at shutdown here): every write during the run would be the
+            # import's.
+            settings = Settings(database_url=url, seed=True, key_cache_seconds=3600, key_use_flush_seconds=3600)
             if limit is not None:
                 settings = settings.model_copy(update={"max_upload_bytes": limit})
             client = stack.enter_context(TestClient(create_app(settings), raise_server_exceptions=False))
