@@ -1013,18 +1013,20 @@ def list_proposals(
 ) -> ProposalList:
     """Proposals the caller may see (finance: all; editors: their departments'; reviewers: assigned), newest first."""
     principal = current_principal()
-    if department:  # proposals hold the department's stored code; the filter may spell it otherwise
-        refs = Refs(session)
-        found = refs.department_id(department, create=False)
-        department = refs.departments[found].code if found is not None else department
+    refs = Refs(session)
+
+    def stored(code: str) -> str:
+        # Proposals hold the department's stored code; a filter or a key's scope may spell it otherwise.
+        found = refs.department_id(code, create=False)
+        return refs.departments[found].code if found is not None else code
+
+    scope = None if principal.is_finance() or principal.role is not Role.editor else principal.departments
     rows, total = repo.list_proposals(
         session,
         state=state.value if state else None,
-        department=department,
+        department=stored(department) if department else None,
         assigned_to=assigned_to,
-        departments=None
-        if principal.is_finance() or principal.role is not Role.editor
-        else principal.departments,
+        departments=None if scope is None else {stored(d) for d in scope},
         reviewer=principal.actor if principal.role is Role.reviewer else None,
         limit=limit,
         offset=offset,
