@@ -59,7 +59,18 @@ async def read_body_first(request: Request) -> None:
     route = request.scope.get("route")
     if isinstance(route, APIRoute) and route.body_field is not None:
         return
+    if getattr(request.state, "body_read", False):
+        return  # an upload dependency read (and parsed) it already: see ``mark_body_read``
     await request.body()
+
+
+def mark_body_read(request: Request) -> None:
+    """Say that a dependency has read the whole body itself (streamed, so ``request.body()`` cannot replay it).
+
+    The upload routes read and parse their file in a dependency declared before the session's, so
+    before the write turn; ``read_body_first`` then has nothing left to read.
+    """
+    request.state.body_read = True
 
 
 async def write_turn(request: Request, state: Annotated[AppState, Depends(get_state)]) -> AsyncIterator[bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,9 +190,30 @@ def page_error(status: int, detail: str, headers: dict[str, str] | None = None) 
     return _html_error(status, PAGE_TITLES.get(status, str(status)), detail, headers)
 
 
-def _loc_to_field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+def blamed_field(error: Mapping[str, Any]) -> str | None:
+    """The field a model-level check blames (a ``ValueError`` with a ``field``, e.g. ``FieldValueError``).
+
+    Pydantic locates an error raised by a model validator at the model itself (``("body",)`` for a
+    request body), not at the field the check is about; the exception says which field that is.
+    """
+    return getattr((error.get("ctx") or {}).get("error"), "field", None)
+
+
+def error_field(error: Mapping[str, Any], *, drop: Sequence[str] = ()) -> str | None:
+    """A pydantic error's field as a dotted path: its location, then the field a model check blames."""
+    parts = [str(p) for p in error.get("loc", ()) if p not in drop]
+    if (blamed := blamed_field(error)) is not None:
+        parts.append(blamed)
+    return ".".join(parts) or None
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    # "Value error, " is pydantic's prefix for a validator's ValueError, not part of the message.
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
+def _loc_to_field(error: Mapping[str, Any]) -> str:
+    return error_field(error, drop=("body", "query", "path", "header")) or "body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -236,13 +258,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"field": _loc_to_field(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        errors = [{"field": _loc_to_field(e), "message": error_message(e)} for e in exc.errors()]
         if request.url.path.startswith("/ui"):
             listed = ";".join(
-                f"{_loc_to_field(tuple(e.get('loc', ())))}:{PAGE_MESSAGES.get(e.get('type', ''), '格式不正确')}"
+                f"{_loc_to_field(e)}:{PAGE_MESSAGES.get(e.get('type', ''), '格式不正确')}"
                 for e in exc.errors()
             )
             return _html_error(422, "填写的内容有误", listed, None)

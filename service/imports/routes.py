@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from loaders.writers import ExportProfile, write_csv, write_jsonl, write_xlsx
 from service.auth.access import CATALOGUE_WRITE, READ
-from service.deps import PastDep, SessionDep, StateDep
+from service.deps import PastDep, SessionDep, StateDep, mark_body_read
 from service.errors import FieldError, PayloadTooLarge, ValidationFailed, problem_responses
 from service.imports import service
 from service.security.headers import attachment
@@ -65,6 +65,26 @@ async def read_upload(request: Request, limit: int) -> tuple[bytes, str | None, 
     return b"".join(chunks), content_type, None
 
 
+async def parsed_upload(request: Request, state: StateDep) -> service.ParsedUpload:
+    """The upload read and parsed into rows — declared before a route's session, so before its write turn.
+
+    The body is read (capped at ``max_upload_bytes``: 413) and the file parsed in the thread pool
+    while the request holds no turn; only the writing itself waits for the other writers. Its access
+    check has run by then (route-level dependencies come first), so only a caller allowed to write
+    gets a file parsed.
+    """
+    limit = state.settings.max_upload_bytes
+    data, content_type, filename = await read_upload(request, limit)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The upload is larger than {limit} bytes")
+    mark_body_read(request)
+    return await run_in_threadpool(service.parse_upload, data, content_type=content_type, filename=filename)
+
+
+# Declare it before ``SessionDep``: FastAPI solves a route's dependencies in the order they are declared.
+UploadDep = Annotated[service.ParsedUpload, Depends(parsed_upload)]
+
+
 @router.post(
     "/imports",
     operation_id="importIndicators",
@@ -73,8 +93,7 @@ async def read_upload(request: Request, limit: int) -> tuple[bytes, str | None, 
     responses=problem_responses(413, 415, 422),
 )
 async def import_indicators(
-    request: Request,
-    state: StateDep,
+    upload: UploadDep,
     session: SessionDep,
     dry_run: bool = False,
     reason: Annotated[
@@ -82,18 +101,7 @@ async def import_indicators(
     ] = None,
 ) -> dict[str, Any]:
     """All-or-nothing import; the report counts created/updated/unchanged rows and lists row errors."""
-    data, content_type, filename = await read_upload(request, state.settings.max_upload_bytes)
-    if len(data) > state.settings.max_upload_bytes:
-        raise PayloadTooLarge(f"The upload is larger than {state.settings.max_upload_bytes} bytes")
-    report = await run_in_threadpool(
-        service.run_import,
-        session,
-        data,
-        content_type=content_type,
-        filename=filename,
-        dry_run=dry_run,
-        reason=reason,
-    )
+    report = await run_in_threadpool(service.import_upload, session, upload, dry_run=dry_run, reason=reason)
     return report.as_dict()
 
 

@@ -472,6 +472,44 @@ def file_source(data: bytes, *, content_type: str | None = None, filename: str |
     }
 
 
+@dataclass
+class ParsedUpload:
+    """An uploaded file read into rows, or why it could not be.
+
+    Parsed before the request takes the process-wide write turn (service/deps.py): reading a 50 MB
+    workbook takes seconds, and no other write should wait for that. The errors are kept, not raised,
+    so each route answers them where it did before (after its own checks, e.g. the department's).
+    """
+
+    data: bytes
+    content_type: str | None
+    filename: str | None
+    records: list[RawRecord] = field(default_factory=list)
+    format_error: LoadError | None = None  # no readable format: 415 on an import
+    read_error: LoadError | None = None  # the format's rows cannot be read: 422
+
+    @property
+    def source(self) -> dict[str, Any]:
+        return file_source(self.data, content_type=self.content_type, filename=self.filename)
+
+
+def parse_upload(data: bytes, *, content_type: str | None, filename: str | None) -> ParsedUpload:
+    """Detect the format and read the rows; touches no database, so it runs outside the write turn."""
+    from loaders.readers import detect_format, read_records
+
+    upload = ParsedUpload(data=data, content_type=content_type, filename=filename)
+    try:
+        fmt = detect_format(content_type=content_type, filename=filename, data=data)
+    except LoadError as exc:
+        upload.format_error = exc
+        return upload
+    try:
+        upload.records = read_records(data, fmt)
+    except LoadError as exc:
+        upload.read_error = exc
+    return upload
+
+
 def run_import(
     session: Session,
     data: bytes,
@@ -482,28 +520,25 @@ def run_import(
     reason: str | None = None,
 ) -> ImportReport:
     """Detect the format, read the rows and import them (see ``import_records``)."""
-    from loaders.readers import detect_format, read_records
+    upload = parse_upload(data, content_type=content_type, filename=filename)
+    return import_upload(session, upload, dry_run=dry_run, reason=reason)
 
-    try:
-        fmt = detect_format(content_type=content_type, filename=filename, data=data)
-    except LoadError as exc:
+
+def import_upload(
+    session: Session, upload: ParsedUpload, *, dry_run: bool, reason: str | None = None
+) -> ImportReport:
+    """Import a file already read by ``parse_upload``: its format and row errors first, then the rows."""
+    if (exc := upload.format_error) is not None:
         raise UnsupportedMedia(str(exc), errors=_field_errors(exc)) from exc
-    try:
-        records = read_records(data, fmt)
-    except LoadError as exc:
+    if (exc := upload.read_error) is not None:
         errors = _field_errors(exc)
         raise ValidationFailed(
             errors[0].message if len(errors) == 1 else "The file cannot be read; nothing was imported",
             errors=errors,
         ) from exc
+    records = upload.records
     if not any(rec.errors or _has_data(rec) for rec in records):
         # An empty import would still bump the change counter and write an audit entry.
         message = "文件中没有数据行,未导入任何内容; the file has no data rows, nothing was imported"
         raise ValidationFailed(message, errors=[FieldError(field=None, message=message)])
-    return import_records(
-        session,
-        records,
-        dry_run=dry_run,
-        reason=reason,
-        source=file_source(data, content_type=content_type, filename=filename),
-    )
+    return import_records(session, records, dry_run=dry_run, reason=reason, source=upload.source)

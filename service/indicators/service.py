@@ -17,7 +17,14 @@ from service import audit
 from service.auth.context import current_principal
 from service.codes import code_key
 from service.domain import COMPARATOR_SYMBOLS, IndicatorStatus, Kind
-from service.errors import FieldError, NotFound, PreconditionFailed, ValidationFailed
+from service.errors import (
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+    error_field,
+    error_message,
+)
 from service.indicators import repository as repo
 from service.indicators.schemas import IndicatorDraft, IndicatorOut, IndicatorPage, IndicatorPatch
 from service.legal_bases import repository as basis_repo
@@ -625,10 +632,8 @@ def retire_indicator(
 def errors_from(exc: ValidationError, *, row: int | None = None) -> list[FieldError]:
     out = []
     for e in exc.errors():
-        loc = [str(p) for p in e.get("loc", ())]
-        msg = str(e.get("msg", "")).removeprefix("Value error, ")
-        blamed = getattr((e.get("ctx") or {}).get("error"), "field", None)  # see FieldValueError
-        out.append(FieldError(field=".".join(loc) or blamed, message=msg, row=row))
+        # A model-level check (FieldValueError) names its field after the location of the model.
+        out.append(FieldError(field=error_field(e), message=error_message(e), row=row))
     return out
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from service.auth.access import ASSIGN, PROPOSALS_READ, PROPOSE, REVIEW
-from service.deps import EntityId, OffsetParam, SessionDep, StateDep, SuggestDep
+from service.deps import EntityId, OffsetParam, SessionDep, SuggestDep
 from service.domain import ProposalState
-from service.errors import PayloadTooLarge, problem_responses
-from service.imports.routes import UPLOAD_BODY, read_upload
+from service.errors import problem_responses
+from service.imports.routes import UPLOAD_BODY, UploadDep
 from service.proposals import service
 from service.proposals.schemas import (
     AssignIn,
@@ -61,8 +61,7 @@ def create_proposal(data: ProposalIn, session: SessionDep, response: Response) -
     responses=problem_responses(413, 422),
 )
 async def import_proposal(
-    request: Request,
-    state: StateDep,
+    upload: UploadDep,
     session: SessionDep,
     response: Response,
     title: Annotated[str, Query(min_length=1, max_length=500)],
@@ -70,16 +69,10 @@ async def import_proposal(
     reason: Annotated[str | None, Query(max_length=10_000)] = None,
 ) -> ProposalOut:
     """A whole table as one draft proposal: rows with a code revise (停用 in 状态 retires), rows without create."""
-    limit = state.settings.max_upload_bytes
-    data, content_type, filename = await read_upload(request, limit)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"The upload is larger than {limit} bytes")
     out, tag = await run_in_threadpool(
         service.import_proposal,
         session,
-        data,
-        content_type=content_type,
-        filename=filename,
+        upload,
         title=title,
         department_code=department_code,
         reason=reason,

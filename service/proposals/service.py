@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from loaders.readers import LoadError, RawRecord, detect_format, read_records
+from loaders.readers import RawRecord
 from service import audit
 from service.auth import repository as auth_repo
 from service.auth.context import current_principal, require_department
@@ -46,6 +46,7 @@ from service.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from service.imports.service import ParsedUpload
 from service.indicators import repository as indicator_repo
 from service.indicators.schemas import IndicatorDraft
 from service.indicators.service import create_indicator, errors_from, merged_draft, require, revise
@@ -382,10 +383,8 @@ def create_proposal(session: Session, data: ProposalIn) -> tuple[ProposalOut, st
 
 def import_proposal(
     session: Session,
-    data: bytes,
+    upload: ParsedUpload,
     *,
-    content_type: str | None,
-    filename: str | None,
     title: str,
     department_code: str,
     reason: str | None,
@@ -397,12 +396,11 @@ def import_proposal(
     whole request with their row and field; nothing is stored.
     """
     department_code = _require_department(session, department_code)
-    try:
-        records = read_records(data, detect_format(content_type=content_type, filename=filename, data=data))
-    except LoadError as exc:
+    # Parsed before the write turn (parse_upload); its errors are answered here, after the department's.
+    if (exc := upload.format_error or upload.read_error) is not None:
         errors = [FieldError(field=e.field, message=e.message, row=e.row) for e in exc.errors]
         raise ValidationFailed("The file cannot be read; nothing was stored", errors=errors) from exc
-    items, rows, errors = _items_from_records(records)
+    items, rows, errors = _items_from_records(upload.records)
     if errors:
         raise ValidationFailed(
             f"{len(errors)} problem(s) in the table; nothing was stored", errors=errors[:1000]
@@ -1015,18 +1013,20 @@ def list_proposals(
 ) -> ProposalList:
     """Proposals the caller may see (finance: all; editors: their departments'; reviewers: assigned), newest first."""
     principal = current_principal()
-    if department:  # proposals hold the department's stored code; the filter may spell it otherwise
-        refs = Refs(session)
-        found = refs.department_id(department, create=False)
-        department = refs.departments[found].code if found is not None else department
+    refs = Refs(session)
+
+    def stored(code: str) -> str:
+        # Proposals hold the department's stored code; a filter or a key's scope may spell it otherwise.
+        found = refs.department_id(code, create=False)
+        return refs.departments[found].code if found is not None else code
+
+    scope = None if principal.is_finance() or principal.role is not Role.editor else principal.departments
     rows, total = repo.list_proposals(
         session,
         state=state.value if state else None,
-        department=department,
+        department=stored(department) if department else None,
         assigned_to=assigned_to,
-        departments=None
-        if principal.is_finance() or principal.role is not Role.editor
-        else principal.departments,
+        departments=None if scope is None else {stored(d) for d in scope},
         reviewer=principal.actor if principal.role is Role.reviewer else None,
         limit=limit,
         offset=offset,

@@ -20,7 +20,6 @@ from sqlmodel import Session
 
 from service.auth.access import PAGE_ASSIGN, PAGE_PROPOSALS, PAGE_PROPOSE, PAGE_REVIEW, REVIEW
 from service.auth.context import current_principal
-from service.auth.principal import Role
 from service.deps import EntityId, OffsetParam, SessionDep, SuggestDep
 from service.domain import (
     COMPARATOR_SYMBOLS,
@@ -156,9 +155,8 @@ def _proposal_context(session: Session, proposal_id: EntityId) -> dict[str, Any]
     principal = current_principal()
     state = ProposalState(out.state)
     may_review = principal.role in REVIEW.roles and principal.actor != out.proposer
-    may_propose = principal.is_finance() or (
-        principal.role is Role.editor and out.department_code in principal.departments
-    )
+    # Compared by code key (service/codes.py): a scope written "jyt" covers the department JYT.
+    may_propose = principal.covers_department(out.department_code)
     moves = [m for m in REVIEW_MOVES if may_review and (state, m) in PROPOSAL_MOVES]
     own_moves = [m for m in (ProposalMove.submit, ProposalMove.withdraw) if may_propose and (state, m) in PROPOSAL_MOVES]
     return {
