@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -170,6 +171,7 @@ PAGE_MESSAGES = {
     "less_than": "超出允许范围",
     "enum": "不是可选的值",
     "literal_error": "不是可选的值",
+    "value_error": "不符合要求",
 }
 
 
@@ -273,6 +275,19 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=errors,
         )
+
+    # A model built inside a page from form input (``SuggestRequest(text=" ")``) may refuse what the
+    # form helper let through: that is the user's input, so a 422 page, not a 500 and a reset
+    # connection. Outside the pages such an error is the service's own (a model it built wrongly).
+    @app.exception_handler(PydanticValidationError)
+    async def _model_refused(request: Request, exc: PydanticValidationError) -> Response:
+        if not request.url.path.startswith("/ui"):
+            raise exc
+        listed = ";".join(
+            f"{_loc_to_field(tuple(e.get('loc', ())))}:{PAGE_MESSAGES.get(e.get('type', ''), '格式不正确')}"
+            for e in exc.errors()
+        )
+        return _html_error(422, "填写的内容有误", listed, None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -101,6 +101,13 @@ class PageAccess(Access):
     missing or dead key leads to the log-in page instead of a 401. An unsafe request must also come
     from this site and, when the cookie is what authenticates it, carry the page token (``csrf``)."""
 
+    def __init__(self, name: str, roles: Iterable[Role], *, public: bool = False, always_open: bool = False,
+                 token_always: bool = False):  # fmt: skip
+        super().__init__(name, roles, public=public, always_open=always_open)
+        # The log-in form: it sets the cookie every later page request rides on, so a key in the
+        # header never excuses its token (that is the very request login CSRF forges).
+        self.token_always = token_always
+
     async def _authenticate(
         self, request: Request, credentials: HTTPAuthorizationCredentials | None
     ) -> Principal:
@@ -108,7 +115,11 @@ class PageAccess(Access):
         if unsafe:
             csrf.check_origin(request)
         principal = await self._page_principal(request, credentials)
-        if unsafe and credentials is None:
+        # A script's key in the header excuses the token only when that key is what authenticated the
+        # request: any header at all (``Bearer junk``) would otherwise switch the check off, and on an
+        # open route a junk key falls back to anonymous rather than failing.
+        by_header = credentials is not None and not principal.is_anonymous
+        if unsafe and (self.token_always or not by_header):
             # After the key check: a stale log-in still leads to the log-in page, not to a 403.
             await csrf.check_token(request)
         return principal
@@ -196,6 +207,7 @@ def declare_matrix(routes: Iterable[object]) -> None:
 
 # Pages: the same roles as the API reads and suggestions they show.
 PAGE_OPEN = PageAccess("page.open", (), always_open=True)
+PAGE_LOGIN = PageAccess("page.login", (), always_open=True, token_always=True)
 PAGE_READ = PageAccess("page.read", ALL_ROLES, public=True)
 PAGE_SUGGEST = PageAccess("page.suggest", ALL_ROLES)
 PAGE_POLICIES = PageAccess("page.policies", READ.roles)

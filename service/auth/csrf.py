@@ -16,8 +16,10 @@ same site (another ``*.gov.cn`` service is same-site), nor in browsers that igno
   post the log-in form for a victim and log them into the attacker's key. Forms send the token as the
   ``csrf_token`` field, htmx as the ``X-CSRF-Token`` header (set once on ``<body>``).
 
-A request that carries ``Authorization`` is authenticated by that header, not the cookie (a browser
-never adds it to a cross-site request by itself), so it needs no token; the origin check still applies.
+A request whose ``Authorization`` header carries a valid key is authenticated by that header, not the
+cookie (a browser never adds it to a cross-site request by itself), so it needs no token; the origin
+check still applies. A header that authenticates nothing (``Bearer junk``) excuses nothing, and the
+log-in form always needs its token, whatever the header says.
 The JSON API reads no cookie at all: only :class:`~service.auth.access.PageAccess` does.
 """
 

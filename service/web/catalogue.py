@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from loaders.text import format_number
 from loaders.writers import write_target_table
-from service.auth.access import PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
+from service.auth.access import PAGE_LOGIN, PAGE_OPEN, PAGE_READ, PAGE_SUGGEST
 from service.auth.csrf import LOGIN_COOKIE, PRESESSION_COOKIE
 from service.deps import IndexDep, SessionDep, StateDep, SuggestDep
 from service.domain import IndicatorStatus, Kind
@@ -50,7 +50,7 @@ def loginrender(request: Request, next: Annotated[str | None, Query(max_length=5
     return render(request, "login.html", {"next": safe_next(next), "error": None})
 
 
-@router.post("/login", dependencies=[Depends(PAGE_OPEN)])
+@router.post("/login", dependencies=[Depends(PAGE_LOGIN)])
 async def login(
     request: Request,
     state: StateDep,
@@ -92,12 +92,15 @@ def searchrender(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
     """Search with facets; htmx asks again as the user types and swaps only the results."""
-    # Kind and status are closed sets; level1, sector and department are the catalogue's own words.
+    # Kind and status are closed sets; level1, sector and department are the catalogue's own words,
+    # free text like q, so checked like it (the page echoes them: no control characters).
+    q = forms.text(q, "q", max_length=200)
+    cursor = forms.text(cursor, "cursor", max_length=500) or None
     chosen = {
         "kind": forms.choices(kind, "kind", {k.value for k in Kind}),
-        "level1": level1,
-        "sector": sector,
-        "department": department,
+        "level1": forms.texts(level1, "level1", max_length=200),
+        "sector": forms.texts(sector, "sector", max_length=200),
+        "department": forms.texts(department, "department", max_length=200),
         "status": forms.choices(status, "status", {s.value for s in IndicatorStatus}),
     }
     params = indicators.SearchParams(
@@ -161,11 +164,16 @@ def suggest(
     sector: Annotated[str | None, Form(max_length=200)] = None,
 ) -> HTMLResponse:
     """The suggested indicator table for a target sentence, editable, with the coverage check."""
-    body = SuggestRequest(text=text, department=department or None, sector=sector or None)
     partial = request.headers.get("HX-Request") == "true"
     try:
+        # Through the form helper first: a blank target (" ", "\u3000") is "必填" next to the form.
+        body = SuggestRequest(
+            text=forms.text(text, "text", max_length=2000, required=True),
+            department=forms.text(department, "department", max_length=200) or None,
+            sector=forms.text(sector, "sector", max_length=200) or None,
+        )
         result = suggestions.suggest(session, engine, body)
-    except ValidationFailed as exc:  # an unknown sector: said on the page, next to the form
+    except ValidationFailed as exc:  # a blank target or an unknown sector: said on the page, next to the form
         refused = {"text": text, "department": department or "", "sector": sector or "", "result": None,
                    "refused": refusal(exc)}  # fmt: skip
         return render(request, "_suggestions.html" if partial else "suggest.html", refused, status_code=422)

@@ -17,21 +17,34 @@ from service.errors import FieldError, ValidationFailed
 _ASCII_DIGITS = re.compile(r"[0-9]{1,10}", re.ASCII)
 
 
+def _is_control(c: str) -> bool:
+    """C0 controls but tab and line breaks, DEL, and the C1 controls (U+0080-U+009F)."""
+    code = ord(c)
+    return (code < 32 and c not in "\t\r\n") or 0x7F <= code <= 0x9F
+
+
 def refuse(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
 
 
 def text(raw: str | None, field: str, *, max_length: int, required: bool = False) -> str:
     """Trimmed text; NUL and other control characters (except tab and line breaks) are refused, as
-    they cannot be stored in every database nor written to a workbook."""
+    they cannot be stored in every database nor written to a workbook, and a page must not echo them."""
     value = (raw or "").strip()
     if required and not value:
         raise refuse(field, "必填")
     if len(value) > max_length:
         raise refuse(field, f"过长(最多 {max_length} 个字符)")
-    if any(ord(c) < 32 and c not in "\t\r\n" for c in value):
+    if any(_is_control(c) for c in value):
         raise refuse(field, "含有不可见的控制字符")
     return value
+
+
+def texts(raws: Iterable[str] | None, field: str, *, max_length: int) -> list[str] | None:
+    """Several free-text values (facets named by the catalogue's own words); empties dropped, None when
+    nothing is left. Each is checked like :func:`text`: a page never echoes a control character."""
+    picked = [v for v in (text(r, field, max_length=max_length) for r in raws or ()) if v]
+    return picked or None
 
 
 def optional_id(raw: str | None, field: str) -> int | None:

@@ -61,6 +61,7 @@ def policies_page(
 ) -> HTMLResponse:
     """Every legal basis, most used first, with how many indicators rest on it."""
     chosen = forms.choice(status, "status", {s.value for s in BasisStatus})
+    q = forms.text(q, "q", max_length=200)  # echoed into the page: no control characters
     bases = legal_bases.list_bases(session, q=q or None, status=chosen)
     bases.sort(key=lambda b: (-b.indicator_count, b.doc_no))
     return render(request, "policies.html", {"bases": bases, "q": q or "", "status": chosen or ""})
