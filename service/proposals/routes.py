@@ -12,6 +12,7 @@ from service.deps import EntityId, OffsetParam, SessionDep, StateDep, SuggestDep
 from service.domain import ProposalState
 from service.errors import PayloadTooLarge, problem_responses
 from service.imports.routes import UPLOAD_BODY, read_upload
+from service.names import RequiredName
 from service.proposals import service
 from service.proposals.schemas import (
     AssignIn,
@@ -65,7 +66,7 @@ async def import_proposal(
     state: StateDep,
     session: SessionDep,
     response: Response,
-    title: Annotated[str, Query(min_length=1, max_length=500)],
+    title: Annotated[RequiredName, Query(max_length=500)],
     department_code: Annotated[str, Query(min_length=1, max_length=64)],
     reason: Annotated[str | None, Query(max_length=10_000)] = None,
 ) -> ProposalOut:
