@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.suggest_limiter = RateLimiter(settings.suggest_rate_per_minute, settings.suggest_burst)
     # Added last runs first: the request id and headers wrap everything, the size cap sits inside them.
     # Inside the size cap: a JSON body is checked once it has arrived within the cap and deadline.
-    app.add_middleware(StrictJSONMiddleware)
+    app.add_middleware(StrictJSONMiddleware, file_paths=UPLOAD_PATHS)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

@@ -106,11 +106,13 @@ class StrictJSONMiddleware:
     """Checks a JSON body when its last chunk has been read by the route (so the size cap and the
     read deadline of :class:`BodyLimitMiddleware`, outside this one, still apply first)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, file_paths: tuple[str, ...] = ()) -> None:
         self.app = app
+        # A JSON body sent to an import is a file: its loader reports each problem with its row number.
+        self.file_paths = file_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_json(scope):
+        if scope["type"] != "http" or scope["path"] in self.file_paths or not _is_json(scope):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.app import UPLOAD_PATHS
 from tests.conftest import client_for
 from tests.support import REPO_ROOT
 
@@ -75,7 +76,8 @@ def _json_writes() -> list[tuple[str, str]]:
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             content = op.get("requestBody", {}).get("content", {}) if isinstance(op, dict) else {}
-            if any(ct == "application/json" or ct.endswith("+json") for ct in content):
+            # An import's JSON body is a file: its loader refuses bad rows by row number (tests/imports).
+            if path not in UPLOAD_PATHS and any(ct == "application/json" or ct.endswith("+json") for ct in content):
                 out.append((method.upper(), path))
     return out
 
