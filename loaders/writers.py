@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time
@@ -28,7 +29,6 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -76,6 +76,18 @@ _PROFILE_HEADERS: dict[ExportProfile, Mapping[str, str]] = {
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # Text starting with the escape character itself is escaped too, or "'=x" would read back as "=x".
 _ESCAPED_STARTS = (*_FORMULA_TRIGGERS, "'")
+
+
+# What XML 1.0 cannot hold: openpyxl's ILLEGAL_CHARACTERS_RE covers the C0 controls only, so U+FFFE/U+FFFF
+# (and lone surrogates, which cannot be encoded at all) would be written as they are and the workbook
+# would not open ("not well-formed"). The service refuses them on input; the writers must never produce a
+# corrupt file whatever older data holds, so every text cell goes through :func:`xml_safe`.
+XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters an XLSX cell cannot hold (removed, as openpyxl's own filter did)."""
+    return XML_ILLEGAL_RE.sub("", text)
 
 
 def escape_formula(text: str) -> str:
@@ -216,7 +228,7 @@ def _display_width(text: str) -> int:
 
 
 def _sheet_title(title: str) -> str:
-    cleaned = "".join("_" if ch in "[]:*?/\\" else ch for ch in title).strip("'")[:31]
+    cleaned = "".join("_" if ch in "[]:*?/\\" else ch for ch in xml_safe(title)).strip("'")[:31]
     return cleaned or "指标"
 
 
@@ -253,7 +265,7 @@ def write_xlsx(
 def _xlsx_value(value: str | int | float | None) -> str | int | float | None:
     if isinstance(value, str):
         # openpyxl refuses control characters; "=…" would become a formula without the escape.
-        return escape_formula(ILLEGAL_CHARACTERS_RE.sub("", value))
+        return escape_formula(xml_safe(value))
     return value
 
 
@@ -294,7 +306,7 @@ def append_header(sheet: Any, headers: Sequence[str]) -> None:
     bold = Font(bold=True)
     cells = []
     for header in headers:
-        cell = WriteOnlyCell(sheet, value=header)
+        cell = WriteOnlyCell(sheet, value=xml_safe(header))
         cell.font = bold
         cells.append(cell)
     sheet.append(cells)
@@ -315,13 +327,13 @@ def write_target_table(rows: Sequence[Sequence[str]], *, goal: str | None = None
     sheet.append(["绩效目标表"])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(["绩效目标", escape_formula(goal or "")])
+    sheet.append(["绩效目标", escape_formula(xml_safe(goal or ""))])
     sheet.merge_cells(start_row=2, start_column=2, end_row=2, end_column=width)
     sheet.append(list(TARGET_TABLE_HEADERS))
     for cell in sheet[3]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([escape_formula(str(v)) if v else "" for v in row])
+        sheet.append([escape_formula(xml_safe(str(v))) if v else "" for v in row])
     for index, column_width in enumerate((12, 16, 36, 14, 10, 20), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column_width
     sheet.freeze_panes = "A4"

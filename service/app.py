@@ -42,6 +42,7 @@ from service.search.text import Analyzer, load_synonyms
 from service.security.body_limit import BodyLimitMiddleware
 from service.security.headers import SecurityHeadersMiddleware
 from service.security.rate_limit import RateLimiter
+from service.security.strict_json import StrictJSONMiddleware
 from service.settings import Settings
 from service.suggest.routes import router as suggest_router
 from service.suggest.service import build_engine
@@ -122,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.state.suggest_limiter = RateLimiter(settings.suggest_rate_per_minute, settings.suggest_burst)
     # Added last runs first: the request id and headers wrap everything, the size cap sits inside them.
+    # Inside the size cap: a JSON body is checked once it has arrived within the cap and deadline.
+    app.add_middleware(StrictJSONMiddleware, file_paths=UPLOAD_PATHS)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

@@ -18,6 +18,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from service.security.strict_json import InvalidJSONBody
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://indicator-catalog.example/problems/"
 
@@ -284,10 +286,20 @@ def install_error_handlers(app: FastAPI) -> None:
         if not request.url.path.startswith("/ui"):
             raise exc
         listed = ";".join(
-            f"{_loc_to_field(tuple(e.get('loc', ())))}:{PAGE_MESSAGES.get(e.get('type', ''), '格式不正确')}"
+            f"{_loc_to_field(e)}:{PAGE_MESSAGES.get(e.get('type', ''), '格式不正确')}"
             for e in exc.errors()
         )
         return _html_error(422, "填写的内容有误", listed, None)
+
+    @app.exception_handler(InvalidJSONBody)
+    async def _invalid_json(request: Request, exc: InvalidJSONBody) -> Response:
+        if request.url.path.startswith("/ui"):
+            listed = ";".join(f"{e['field']}:{e['message']}" for e in exc.errors)
+            return _html_error(422, "填写的内容有误", listed, None)
+        return problem(
+            422, ValidationFailed.title, str(exc.detail), slug=ValidationFailed.slug,
+            instance=request.url.path, errors=exc.errors,
+        )  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

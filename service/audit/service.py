@@ -21,12 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from loaders.writers import append_header, escape_formula
+from loaders.writers import append_header, escape_formula, xml_safe
 from service.audit import chain
 from service.audit import repository as repo
 from service.audit.repository import Filters
@@ -202,7 +201,7 @@ def _csv(engine: Engine, f: Filters, upto: int) -> Iterator[bytes]:
 def _xlsx_cell(value: str | int | None) -> str | int | None:
     if not isinstance(value, str):
         return value
-    text: str = ILLEGAL_CHARACTERS_RE.sub("", value)
+    text = xml_safe(value)
     if len(text) > XLSX_MAX_CELL:
         text = text[: XLSX_MAX_CELL - 40] + " …[truncated: the CSV export is complete]"
     return text

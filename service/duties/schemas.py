@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from service.codes import display_code
+from service.names import RequiredName
 
 
 def _code(v: Any) -> Any:
@@ -17,7 +18,7 @@ def _code(v: Any) -> Any:
 class MeasuredIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=500)
+    name: RequiredName = Field(max_length=500)
     description: str | None = Field(default=None, max_length=5000)
     indicators: list[str] = Field(default_factory=list, description="codes of the indicators that measure it")
 
@@ -25,7 +26,7 @@ class MeasuredIn(BaseModel):
 class MeasuredPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=500)
+    name: RequiredName | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=5000)
     indicators: list[str] | None = None
 
@@ -44,5 +45,5 @@ class DepartmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Annotated[str, BeforeValidator(_code)] = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-    name: str = Field(min_length=1, max_length=200)
+    name: RequiredName = Field(max_length=200)
     parent_code: str | None = None

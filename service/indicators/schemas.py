@@ -27,6 +27,7 @@ from service.domain import (
     Kind,
     ValueBasis,
 )
+from service.names import RequiredName
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _NUMERIC_COMPARATORS = {
@@ -249,7 +250,7 @@ class IndicatorPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=500)
+    name: RequiredName | None = Field(default=None, max_length=500)
     kind: str | None = None
     level1: str | None = None
     level2: str | None = None

@@ -12,6 +12,7 @@ from service.deps import EntityId, OffsetParam, SessionDep, SuggestDep
 from service.domain import ProposalState
 from service.errors import problem_responses
 from service.imports.routes import UPLOAD_BODY, UploadDep
+from service.names import RequiredName
 from service.proposals import service
 from service.proposals.schemas import (
     AssignIn,
@@ -64,7 +65,7 @@ async def import_proposal(
     upload: UploadDep,
     session: SessionDep,
     response: Response,
-    title: Annotated[str, Query(min_length=1, max_length=500)],
+    title: Annotated[RequiredName, Query(max_length=500)],
     department_code: Annotated[str, Query(min_length=1, max_length=64)],
     reason: Annotated[str | None, Query(max_length=10_000)] = None,
 ) -> ProposalOut:
