@@ -78,19 +78,24 @@ class Audited:
     entity_type: str
     key: tuple[str, ...] = ("id",)
     redact: frozenset[str] = frozenset()
+    # Columns the service derives from others (a code's comparison key): a function of what was
+    # written, so an entry leaves them out rather than report them as something a person changed.
+    derived: frozenset[str] = frozenset()
 
+
+_CODE_KEY = frozenset({"code_key"})
 
 # Extend here when a feature adds tables people write to (e.g. proposals and their reviews).
 AUDITED: tuple[Audited, ...] = (
-    Audited(Indicator, "indicator", ("code",)),
+    Audited(Indicator, "indicator", ("code",), derived=_CODE_KEY),
     Audited(LegalBasis, "legal_basis"),
     Audited(LegalBasisLink, "legal_basis_link", ("basis_id", "target_id")),
-    Audited(Department, "department", ("code",)),
-    Audited(Sector, "sector", ("code",)),
+    Audited(Department, "department", ("code",), derived=_CODE_KEY),
+    Audited(Sector, "sector", ("code",), derived=_CODE_KEY),
     Audited(Duty, "duty"),
     Audited(StrategicGoal, "strategic_goal"),
     Audited(Target, "target", ("external_id",)),
-    Audited(Release, "release", ("name",)),
+    Audited(Release, "release", ("name",), derived=frozenset({"name_key"})),
     Audited(ChangeSet, "change_set"),
     Audited(ChangeSetItem, "change_set_item"),
     Audited(ApiKey, "api_key", redact=frozenset({"secret_hash"})),
@@ -221,7 +226,7 @@ def _row(state: Any, spec: Audited) -> dict[str, Any]:
     """The loaded column values of a row; never loads (no SQL inside a flush)."""
     out: dict[str, Any] = {}
     for prop in state.mapper.column_attrs:
-        if prop.key in state.dict:
+        if prop.key in state.dict and prop.key not in spec.derived:
             out[prop.key] = REDACTED if prop.key in spec.redact else state.dict[prop.key]
     return out
 
@@ -230,6 +235,8 @@ def _changes(state: Any, spec: Audited) -> tuple[dict[str, Any], dict[str, Any]]
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for prop in state.mapper.column_attrs:
+        if prop.key in spec.derived:
+            continue
         history = state.attrs[prop.key].history
         if not history.has_changes():
             continue
