@@ -19,7 +19,7 @@ def require_unique(
     values: Sequence[T],
     field: Callable[[int], str],
     *,
-    key: Callable[[T], Hashable] = lambda v: v,  # type: ignore[return-value]
+    key: Callable[[T], Hashable] = lambda v: v,
     label: Callable[[T], str] = str,
 ) -> None:
     """422 with one error per repeat, e.g. ``indicators[1]``: "ZZ-00006 is listed twice (first at [0])"."""
@@ -28,6 +28,8 @@ def require_unique(
     for k, value in enumerate(values):
         seen = first.setdefault(key(value), k)
         if seen != k:
-            errors.append(FieldError(field=field(k), message=f"{label(value)} 重复列出（首次在第 {seen + 1} 项）"))
+            errors.append(
+                FieldError(field=field(k), message=f"{label(value)} 重复列出（首次在第 {seen + 1} 项）")
+            )
     if errors:
         raise ValidationFailed("A list names the same entry more than once", errors=errors[:100])

@@ -16,6 +16,7 @@ from service.duties import repository as repo
 from service.duties.schemas import DepartmentIn, MeasuredIn, MeasuredOut, MeasuredPatch
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from service.indicators import repository as indicator_repo
+from service.lists import require_unique
 from service.models import Department, Duty, Indicator, StrategicGoal
 from service.outbox.service import Entity, record
 from service.taxonomy import repository as taxonomy_repo
@@ -35,6 +36,7 @@ def _department(session: Session, code: str) -> Department:
 
 
 def _codes_to_ids(session: Session, codes: Sequence[str]) -> list[int]:
+    require_unique(codes, lambda k: f"indicators[{k}]")
     ids = indicator_repo.ids_by_codes(session, codes)
     missing = [c for c in codes if c not in ids]
     if missing:
@@ -197,6 +199,8 @@ def resolve_measures(
     """
     duty_refs = [parse_measure_ref(item) for item in duties]
     goal_refs = [parse_measure_ref(item) for item in goals]
+    require_unique(duty_refs, lambda k: f"duties[{k}]", label=lambda r: r[1])
+    require_unique(goal_refs, lambda k: f"strategic_goals[{k}]", label=lambda r: r[1])
     if department_id is None and any(dept is None for dept, _ in (*duty_refs, *goal_refs)):
         raise ValidationFailed(
             "Duties and strategic goals belong to a department",

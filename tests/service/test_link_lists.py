@@ -17,7 +17,9 @@ def test_duty_and_goal_naming_an_indicator_twice_is_422(client: TestClient) -> N
         r = client.post(f"/v1/departments/JYT/{path}", json={"name": "重复", "indicators": [code, code]})
         assert r.status_code == 422, r.text
         assert [e["field"] for e in r.json()["errors"]] == ["indicators[1]"]
-    duty = client.post("/v1/departments/JYT/duties", json={"name": "负责义务教育", "indicators": [code]}).json()
+    duty = client.post(
+        "/v1/departments/JYT/duties", json={"name": "负责义务教育", "indicators": [code]}
+    ).json()
     r = client.patch(f"/v1/duties/{duty['id']}", json={"indicators": [code, code]})
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "indicators[1]"
