@@ -54,7 +54,7 @@ from service.errors import (
 from service.indicators import repository as indicator_repo
 from service.legal_bases import repository as basis_repo
 from service.legal_bases.service import clean_doc_no, get_basis
-from service.models import ChangeSet, ChangeSetItem, LegalBasis, utcnow
+from service.models import ChangeSet, ChangeSetItem, Indicator, LegalBasis, utcnow
 from service.outbox.service import Entity, record
 from service.preconditions import require_if_match
 from service.taxonomy.service import Refs
@@ -569,16 +569,27 @@ def patch_item(
     _check_if_match(item_etag(item), if_match, "item")
     changes = patch.model_dump(exclude_unset=True)
     action = ItemAction(changes.get("action") or item.action)
-    proposed = {**item.proposed, **(changes.get("proposed") or {})}
+    given = dict(changes.get("proposed") or {})
+    proposed = {**item.proposed, **given}
     if action == ItemAction.retire:
         proposed["status"] = IndicatorStatus.retired.value
+    values: dict[str, Any] = {"action": action.value, "proposed": proposed}
+    decision = changes.get("decision")
+    current = indicator_repo.get_many_by_ids(session, [item.indicator_id])[0]
+    if current.revision != item.base_revision:
+        # The indicator was revised after the proposal (another change set, an edit): reviewing the
+        # item again re-bases it on the current revision, so that apply is never stuck on it.
+        values["proposed"] = proposed = _rebased(session, current, proposed, given)
+        values["base_revision"] = current.revision
+        # An acceptance judged the old proposal; the recomputed one needs a fresh look (a rejection stands).
+        if decision != Decision.rejected:
+            decision = Decision.pending
     # Checked on every edit, not only on acceptance: a draft must never hold an unappliable item.
     _check_proposal(session, action, proposed, item.indicator_id)
-    values: dict[str, Any] = {"action": action.value, "proposed": proposed}
     if "note" in changes:
         values["note"] = changes["note"]
-    if changes.get("decision") is not None:
-        values.update(decision=changes["decision"].value, decided_by=current_principal().actor, decided_at=utcnow())
+    if decision is not None:
+        values.update(decision=decision.value, decided_by=current_principal().actor, decided_at=utcnow())
     _lock_draft(session, cs)
     assert item.id is not None
     if not repo.update_item_if_version(session, item.id, item.version, values):
@@ -598,6 +609,32 @@ def patch_item(
     ind = indicator_repo.get_many_by_ids(session, [fresh.indicator_id])[0]
     dept = Refs(session).departments.get(ind.department_id) if ind.department_id else None
     return _item_out(fresh, ind.code, ind.name, dept.code if dept else None), item_etag(fresh)
+
+
+def _rebased(session: Session, indicator: Indicator, proposed: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The proposal recomputed against the indicator as it stands now (what the reviewer sets wins).
+
+    A rebase proposal carries the basis text written from the indicator's text at opening; applying
+    it after the text was revised would silently undo that revision, so the text is renamed again
+    from the current one, and the clause is taken from the current links it replaces.
+    """
+    out = dict(proposed)
+    basis_id = out.get("legal_basis_id")
+    replaces = set(out.get("replaces") or [])
+    new = basis_repo.get(session, basis_id) if isinstance(basis_id, int) else None
+    if new is None or not replaces:
+        return out
+    assert indicator.id is not None
+    on_chain = [link for link in repo.basis_links(session, [indicator.id]).get(indicator.id, [])
+                if link.legal_basis_id in replaces]  # fmt: skip
+    doc_nos = [link.doc_no for link in on_chain] or [
+        b.doc_no for b in (basis_repo.get(session, i) for i in sorted(replaces)) if b is not None
+    ]
+    if "basis" not in given:
+        out["basis"] = _rename_doc_no(indicator.basis, doc_nos, new)
+    if "basis_clause" not in given and on_chain:
+        out["basis_clause"] = next((link.clause for link in on_chain if link.clause), out.get("basis_clause"))
+    return out
 
 
 def _lock_draft(session: Session, cs: ChangeSet) -> None:
@@ -731,7 +768,9 @@ def apply(session: Session, change_set_id: int) -> ApplyOut:
     # A revision after the proposal means the reviewer judged another text: refuse rather than overwrite.
     if stale:
         raise Conflict(
-            f"{len(stale)} indicators were revised after the change set was opened; review them again",
+            f"{len(stale)} indicators were revised after the change set was opened; review them again: "
+            "PATCH /v1/change-sets/{id}/items/{item_id} re-bases an item on the current revision "
+            "(its proposal recomputed, its decision back to pending), then accept it and apply",
             extra={"stale": stale[:LIST_LIMIT], "stale_count": len(stale)},
         )
     prov = Provenance(

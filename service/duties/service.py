@@ -16,10 +16,12 @@ from service.duties import repository as repo
 from service.duties.schemas import DepartmentIn, MeasuredIn, MeasuredOut, MeasuredPatch
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from service.indicators import repository as indicator_repo
-from service.models import Department, Duty, Indicator, StrategicGoal
+from service.lists import require_unique
+from service.models import Department, Duty, Indicator, StrategicGoal, utcnow
 from service.outbox.service import Entity, record
 from service.taxonomy import repository as taxonomy_repo
 from service.taxonomy.service import Refs
+from service.versions.service import Provenance
 
 Which = Literal["duty", "goal"]
 _ENTITY = {"duty": Entity.duty, "goal": Entity.goal}
@@ -35,6 +37,7 @@ def _department(session: Session, code: str) -> Department:
 
 
 def _codes_to_ids(session: Session, codes: Sequence[str]) -> list[int]:
+    require_unique(codes, lambda k: f"indicators[{k}]")
     ids = indicator_repo.ids_by_codes(session, codes)
     missing = [c for c in codes if c not in ids]
     if missing:
@@ -129,6 +132,9 @@ def _set_links(session: Session, which: Which, item_id: int, indicator_ids: Sequ
     # MEASURES edges start at the indicator: every indicator gaining or losing one changed.
     touched = {i.id: i.code for i in _indicators(session, sorted(set(before) | set(indicator_ids)))}
     record(session, Entity.indicator, sorted(touched.values()))
+    changed = sorted(set(before) ^ set(indicator_ids))
+    if changed:
+        _revise_linked(session, which, changed)
     if set(before) != set(indicator_ids):  # the link rows are Core writes: audited as the item's list
         audit.record(
             session,
@@ -138,6 +144,20 @@ def _set_links(session: Session, which: Which, item_id: int, indicator_ids: Sequ
             before={"indicators": sorted(touched[i] for i in set(before))},
             after={"indicators": sorted(touched[i] for i in set(indicator_ids))},
         )
+
+
+def _revise_linked(session: Session, which: Which, indicator_ids: Sequence[int]) -> None:
+    """The duties/goals an indicator measures are part of it (its snapshot, its page): a link made
+    or dropped here is a write to each indicator, so it bumps the version (ETags held go stale) and
+    appends a revision under this request's author, as an indicator PATCH of ``duties`` would."""
+    from service.change_sets.repository import set_indicator_columns
+    from service.indicators.service import announce
+
+    seq = indicator_repo.bump_change_seq(session)
+    set_indicator_columns(session, [{"_id": i} for i in indicator_ids], change_seq=seq, now=utcnow())
+    codes = sorted(i.code for i in _indicators(session, indicator_ids))
+    what = "职责" if which == "duty" else "战略目标"
+    announce(session, Refs(session), codes, Provenance(reason=f"通过{what}接口调整关联"))
 
 
 def update_item(session: Session, which: Which, item_id: int, patch: MeasuredPatch) -> MeasuredOut:
@@ -197,6 +217,8 @@ def resolve_measures(
     """
     duty_refs = [parse_measure_ref(item) for item in duties]
     goal_refs = [parse_measure_ref(item) for item in goals]
+    require_unique(duty_refs, lambda k: f"duties[{k}]", label=lambda r: r[1])
+    require_unique(goal_refs, lambda k: f"strategic_goals[{k}]", label=lambda r: r[1])
     if department_id is None and any(dept is None for dept, _ in (*duty_refs, *goal_refs)):
         raise ValidationFailed(
             "Duties and strategic goals belong to a department",

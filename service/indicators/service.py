@@ -544,8 +544,15 @@ def merged_draft(
     current = draft_of(ind, refs, basis_clause=links[0][0].clause if links else None)
     # Linked duties of another department stay that department's when the links are written again.
     duties, goals = indicator_link_refs(session, ind.id)
-    current["duties"] = measure_items(refs, ind.department_id, duties)
-    current["strategic_goals"] = measure_items(refs, ind.department_id, goals)
+    # Written relative to the department the draft ends up in: moving an indicator keeps its duties
+    # and goals the old department's (as "【部门】名称" links) instead of re-creating them by name in
+    # the new department and leaving the old ones without their indicator.
+    home = ind.department_id
+    if "department" in changes:
+        moved_to = changes["department"]
+        home = refs.department_id(str(moved_to), create=False) if moved_to else None
+    current["duties"] = measure_items(refs, home, duties)
+    current["strategic_goals"] = measure_items(refs, home, goals)
     if ("value" in changes or "raw_value" in changes) and "value_max" not in changes:
         current["value_max"] = None  # a new value (or text) brings its own range, if any
     if "value" in changes and "raw_value" not in changes:

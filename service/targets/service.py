@@ -12,6 +12,7 @@ from service.auth.context import current_principal, require_department
 from service.auth.principal import Role
 from service.errors import FieldError, NotFound, ValidationFailed
 from service.indicators import repository as indicator_repo
+from service.lists import require_unique
 from service.models import Indicator, Target, TargetIndicator, utcnow
 from service.outbox.service import Entity, record
 from service.targets import repository as repo
@@ -33,6 +34,7 @@ def upsert_target(session: Session, data: TargetIn) -> tuple[TargetOut, bool]:
     refs = Refs(session)
     _require_scope(refs, data.department, repo.get(session, data.external_id))
     codes = [r.code for r in data.indicators]
+    require_unique(codes, lambda k: f"indicators.{k}.code")
     ids = indicator_repo.ids_by_codes(session, codes)
     errors = [
         FieldError(field=f"indicators.{i}.code", message=f"indicator {r.code} does not exist")
