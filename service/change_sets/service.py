@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from graph.results import ImpactIndicator
 from graph.store import MAX_IMPACT_PAGE, GraphStore
+from loaders.values import format_value
 from service import audit
 from service.auth.context import current_principal
 from service.change_sets import repository as repo
@@ -522,6 +523,18 @@ def patch_change_set(
     return out, f'"cs{out.id}.v{out.version}"'
 
 
+_REBASE = frozenset({"legal_basis_id", "basis", "basis_clause", "replaces"})
+# The keys of ``proposed`` each action reads when it is applied (``_apply_chunk``); no other is stored.
+CARRIED: dict[ItemAction, frozenset[str]] = {
+    ItemAction.rebase: _REBASE,
+    ItemAction.revise_value: _REBASE | {"value"},
+    ItemAction.retire: frozenset({"status"}),
+    ItemAction.no_change: frozenset(),
+    ItemAction.create: frozenset(),
+    ItemAction.revise: frozenset(),
+}
+
+
 def _check_proposal(
     session: Session, action: ItemAction, proposed: dict[str, Any], indicator_id: int
 ) -> None:
@@ -569,6 +582,15 @@ def patch_item(
     _check_if_match(item_etag(item), if_match, "item")
     changes = patch.model_dump(exclude_unset=True)
     action = ItemAction(changes.get("action") or item.action)
+    carried = CARRIED[action]
+    if unknown := [k for k in changes.get("proposed") or {} if k not in carried]:
+        # Stored but never applied would be a silent acceptance: name each key the action cannot carry.
+        can = ", ".join(sorted(carried)) or "nothing"
+        raise ValidationFailed(
+            f"A {action.value} item carries only: {can}",
+            errors=[FieldError(field=f"proposed.{k}", message=f"not something {action.value} carries out")
+                    for k in unknown],
+        )  # fmt: skip
     given = dict(changes.get("proposed") or {})
     proposed = {**item.proposed, **given}
     if action == ItemAction.retire:
@@ -843,6 +865,8 @@ def _apply_chunk(session: Session, work: Sequence[_Work], prov: Provenance, refs
         return 0
     heads = repo.indicator_heads(session, [w.code for w in todo])
     links = repo.basis_links(session, [w.indicator_id for w in todo])
+    valued = [w.indicator_id for w in todo if w.action == ItemAction.revise_value]
+    forms = {i.id: (i.comparator, i.unit) for i in indicator_repo.get_many_by_ids(session, valued)}
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     new_links: dict[int, list[dict[str, Any]]] = {}
     now = utcnow()
@@ -854,8 +878,13 @@ def _apply_chunk(session: Session, work: Sequence[_Work], prov: Provenance, refs
         if w.action == ItemAction.revise_value:
             value = w.proposed["value"]
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            comparator, unit = forms.get(w.indicator_id, (None, None))
             values.update(
-                value=_value_text(value), value_num=float(value) if numeric else None, raw_value=None,
+                value=_value_text(value),
+                value_num=float(value) if numeric else None,
+                # The published text follows the new value, written as people write it ("≥20个"):
+                # the old text would contradict it, and none at all would lose the unit.
+                raw_value=format_value(comparator, value, unit) or None,
                 value_max=None,  # a revised value is one number: the old range's upper bound goes with it
             )
         basis_id = w.proposed.get("legal_basis_id")

@@ -13,6 +13,8 @@ from sqlmodel import Session, col
 
 from loaders.fields import parse_measure_ref
 from loaders.readers import LoadError, RawRecord
+from loaders.text import normalize_text
+from loaders.values import parse_raw_value
 from service import audit
 from service.codes import code_key, resolve_code
 from service.domain import COMPARATOR_SYMBOLS, LIFECYCLE, Comparator, IndicatorStatus
@@ -62,7 +64,7 @@ def _has_data(rec: RawRecord) -> bool:
 
 def _validated(
     records: Sequence[RawRecord], report: ImportReport
-) -> Iterator[tuple[int, IndicatorDraft, str | None]]:
+) -> Iterator[tuple[int, IndicatorDraft, str | None, dict[str, Any]]]:
     """Each row with data as a draft, plus the code of its replacing indicator (a lifecycle fact the
     draft does not carry: ``POST /v1/indicators`` cannot create a superseded indicator)."""
     for rec in records:
@@ -76,7 +78,7 @@ def _validated(
         except ValidationError as exc:
             report.errors.extend(errors_from(exc, row=rec.row))
             continue
-        yield rec.row, draft, (str(successor).strip() or None) if successor else None
+        yield rec.row, draft, (str(successor).strip() or None) if successor else None, fields
 
 
 def _comparable(values: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +126,7 @@ def import_records(
     successors: list[tuple[int, str | None, str]] = []  # (row, its code, the code replacing it)
     # One pass: validate and resolve each row, keeping only the column values (memory stays flat
     # at 100k rows); any error anywhere means nothing is written.
-    for row, draft, successor in _validated(records, report):
+    for row, draft, successor, fields in _validated(records, report):
         if draft.code:
             if (first := seen_codes.get(code_key(draft.code))) is not None:
                 report.errors.append(
@@ -136,7 +138,6 @@ def import_records(
             seen_codes[code_key(draft.code)] = row
             file_codes.setdefault(code_key(draft.code), draft.code)
         plan = resolve(draft, refs, matcher, default_status=default_status)
-        report.warnings.extend(FieldError(field="level1", row=row, message=w) for w in plan.warnings)
         values = plan.values
         key = values["natural_key"]
         if not draft.code:
@@ -153,6 +154,17 @@ def import_records(
         if report.errors:
             continue  # keep validating for the report, but stop planning writes
         match = resolve_code(draft.code, by_code, by_code_key) if draft.code else by_key.get(key)
+        if match is not None and (kept := _kept_columns(refs, match, links_now.get(match.id, set()), fields)):
+            # A column the file does not have keeps the stored value (an empty cell clears it):
+            # the row is read again as if the file had those columns with the stored values.
+            try:
+                draft = IndicatorDraft.model_validate({**kept, **fields})
+            except ValidationError as exc:
+                report.errors.extend(errors_from(exc, row=row))
+                continue
+            plan = resolve(draft, refs, matcher, default_status=default_status)
+            values = plan.values
+        report.warnings.extend(FieldError(field="level1", row=row, message=w) for w in plan.warnings)
         if draft.code:
             values["code"] = draft.code
         new_links = {(link["legal_basis_id"], link["clause"]) for link in plan.basis_links}
@@ -267,6 +279,44 @@ def import_records(
     return report
 
 
+# Export columns an import row may leave out and still keep; duties, goals, successor and dates
+# already keep their stored values when absent (or empty), and the code is how the row matched.
+_NOT_KEPT = frozenset({"code", "duties", "strategic_goals", "superseded_by", "effective_from", "expires_on"})
+
+
+def _kept_columns(
+    refs: Refs, match: Any, links: set[tuple[int, str | None]], fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The stored values (as export writes them) of the columns the row does not have.
+
+    Empty when the file has every column that holds something, e.g. a round-tripped export.
+    """
+    clause = min((c for _, c in links if c), default=None)
+    stored = {k: v for k, v in _export_row(refs, match, clause, [], []).items() if k not in fields}
+    for k in _NOT_KEPT:
+        stored.pop(k, None)
+    if not stored:
+        return stored
+    if {"level1", "level2"} & fields.keys() and not {"raw_level1", "raw_level2"} & fields.keys():
+        # The labels as written follow the levels the file writes, not the old ones.
+        stored.pop("raw_level1", None)
+        stored.pop("raw_level2", None)
+    written = [fields[k] for k in ("raw_value", "value") if fields.get(k) not in (None, "")]
+    if {"value", "raw_value"} & fields.keys():
+        # A new value brings its own text and range (as PATCH does): the old ones would contradict it.
+        stored.pop("raw_value", None)
+        stored.pop("value", None)
+        stored.pop("value_max", None)
+        for text in written:
+            if isinstance(text, str):
+                parsed = parse_raw_value(normalize_text(text))
+                if parsed.comparator is not None:
+                    stored.pop("comparator", None)
+                if parsed.unit:
+                    stored.pop("unit", None)
+    return stored
+
+
 def _same_measures(session: Session, refs: Refs, match: Any, plan: RowPlan) -> bool:
     """Whether the row names exactly the duties and goals (department and name) the indicator measures.
 
@@ -294,7 +344,9 @@ def _successor_problem(status: str, successor: str | None) -> str | None:
 
 
 def _successor_errors(
-    successors: Sequence[tuple[int, str | None, str]], by_code: Mapping[str, Any], file_codes: Mapping[str, int]
+    successors: Sequence[tuple[int, str | None, str]],
+    by_code: Mapping[str, Any],
+    file_codes: Mapping[str, int],
 ) -> list[FieldError]:
     """Each named successor exists (in the catalogue or the file) and no chain of replacements loops.
 
@@ -356,49 +408,63 @@ def export_rows(session: Session, *, include_retired: bool = True) -> Iterator[d
     links = repo.basis_links(session, [i.id for i in indicators if i.id is not None])
     measured = all_measure_refs(session)
     for ind in indicators:
-        node = refs.categories[ind.category_id]
-        unclassified = node.framework == "unclassified"
         clause = next((link.clause for link, _ in links.get(ind.id or 0, []) if link.clause), None)
-        row: dict[str, Any] = {
-            "code": ind.code,
-            "name": ind.name,
-            "kind": ind.kind,
-            "level1": ind.raw_level1 if unclassified else node.level1,
-            "level2": ind.raw_level2 if unclassified else node.level2,
-            "raw_level1": ind.raw_level1,
-            "raw_level2": ind.raw_level2,
-            "sector": refs.sector_name(ind.sector_id),
-            "department": refs.departments[ind.department_id].name if ind.department_id else None,
-            "definition": ind.definition,
-            "formula": ind.formula,
-            "unit": ind.unit,
-            "comparator": COMPARATOR_SYMBOLS[Comparator(ind.comparator)] if ind.comparator else None,
-            "value": ind.value_num if ind.value_num is not None else ind.value,
-            "value_max": ind.value_max,
-            "raw_value": ind.raw_value,
-            "value_basis": ind.value_basis,
-            "value_basis_text": ind.value_basis_text,
-            "scoring_rule": ind.scoring_rule,
-            "data_source": ind.data_source,
-            "frequency": ind.frequency,
-            "budget_types": list(ind.budget_types or []),
-            "keywords": list(ind.keywords or []),
-            "basis": ind.basis,
-            "basis_clause": clause,
-            "direction": ind.direction,
-            "is_core": ind.is_core,
-            "horizon": ind.horizon,
-            "weight": ind.weight,
-            "source": ind.source,
-            "notes": ind.notes,
-            "status": ind.status,
-            "superseded_by": ind.superseded_by,
-            "effective_from": ind.effective_from.isoformat() if ind.effective_from else None,
-            "expires_on": ind.expires_on.isoformat() if ind.expires_on else None,
-            "duties": measure_items(refs, ind.department_id, measured.get(ind.id or 0, ([], []))[0]),
-            "strategic_goals": measure_items(refs, ind.department_id, measured.get(ind.id or 0, ([], []))[1]),
-        }
-        yield {k: v for k, v in row.items() if v not in (None, [], "")}
+        duties, goals = measured.get(ind.id or 0, ([], []))
+        yield _export_row(
+            refs,
+            ind,
+            clause,
+            measure_items(refs, ind.department_id, duties),
+            measure_items(refs, ind.department_id, goals),
+        )
+
+
+def _export_row(
+    refs: Refs, ind: Any, clause: str | None, duties: list[str], goals: list[str]
+) -> dict[str, Any]:
+    """One indicator (an ``Indicator`` or a content row) in canonical import fields, empty ones left out."""
+    node = refs.categories[ind.category_id]
+    unclassified = node.framework == "unclassified"
+    row: dict[str, Any] = {
+        "code": ind.code,
+        "name": ind.name,
+        "kind": ind.kind,
+        "level1": ind.raw_level1 if unclassified else node.level1,
+        "level2": ind.raw_level2 if unclassified else node.level2,
+        "raw_level1": ind.raw_level1,
+        "raw_level2": ind.raw_level2,
+        "sector": refs.sector_name(ind.sector_id),
+        "department": refs.departments[ind.department_id].name if ind.department_id else None,
+        "definition": ind.definition,
+        "formula": ind.formula,
+        "unit": ind.unit,
+        "comparator": COMPARATOR_SYMBOLS[Comparator(ind.comparator)] if ind.comparator else None,
+        "value": ind.value_num if ind.value_num is not None else ind.value,
+        "value_max": ind.value_max,
+        "raw_value": ind.raw_value,
+        "value_basis": ind.value_basis,
+        "value_basis_text": ind.value_basis_text,
+        "scoring_rule": ind.scoring_rule,
+        "data_source": ind.data_source,
+        "frequency": ind.frequency,
+        "budget_types": list(ind.budget_types or []),
+        "keywords": list(ind.keywords or []),
+        "basis": ind.basis,
+        "basis_clause": clause,
+        "direction": ind.direction,
+        "is_core": ind.is_core,
+        "horizon": ind.horizon,
+        "weight": ind.weight,
+        "source": ind.source,
+        "notes": ind.notes,
+        "status": ind.status,
+        "superseded_by": ind.superseded_by,
+        "effective_from": ind.effective_from.isoformat() if ind.effective_from else None,
+        "expires_on": ind.expires_on.isoformat() if ind.expires_on else None,
+        "duties": duties,
+        "strategic_goals": goals,
+    }
+    return {k: v for k, v in row.items() if v not in (None, [], "")}
 
 
 def snapshot_row(snap: dict[str, Any]) -> dict[str, Any]:
@@ -462,7 +528,9 @@ def _field_errors(exc: LoadError) -> list[FieldError]:
     return [FieldError(field=e.field, message=e.message, row=e.row) for e in exc.errors]
 
 
-def file_source(data: bytes, *, content_type: str | None = None, filename: str | None = None) -> dict[str, Any]:
+def file_source(
+    data: bytes, *, content_type: str | None = None, filename: str | None = None
+) -> dict[str, Any]:
     """What the audit trail keeps of an imported file: its digest, name, type and size."""
     return {
         "sha256": hashlib.sha256(data).hexdigest(),
