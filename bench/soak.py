@@ -98,6 +98,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
 
+from service.suggest.catalogue import field_of
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
 
@@ -355,6 +357,9 @@ class Catalogue:
     bases_with_indicators: list[int]
     bases: list[int]
     departments: list[str]
+    # Sector names, codes and families the service knows: a suggestion naming another is a 422 since
+    # issue 15, which would count as an error here.
+    sectors: frozenset[str] = frozenset()
 
 
 def _get_json(service: Service, path: str) -> Any:
@@ -385,6 +390,9 @@ def discover(service: Service, *, max_codes: int = 20_000) -> Catalogue:
             break
     bases = _get_json(service, "/v1/legal-bases")["items"]
     departments = _get_json(service, "/v1/departments")
+    sectors = _get_json(service, "/v1/sectors")
+    known = {s["name"] for s in sectors} | {s["code"] for s in sectors}
+    known |= {f for s in sectors if (f := field_of(s["name"]))}
     return Catalogue(
         codes=codes,
         names=sorted(set(names)),
@@ -392,6 +400,7 @@ def discover(service: Service, *, max_codes: int = 20_000) -> Catalogue:
         bases_with_indicators=[b["id"] for b in bases if b.get("indicator_count")],
         bases=[b["id"] for b in bases],
         departments=[d["name"] for d in departments],
+        sectors=frozenset(known),
     )
 
 
@@ -446,7 +455,8 @@ def build_plan(catalogue: Catalogue, n: int, *, seed: int = 8) -> list[Planned]:
             plan.append(Planned(label, "GET", "/v1/indicators?" + urllib.parse.urlencode(params)))
         elif label == "suggest":
             q = next(texts)
-            body = {"text": q.text, "department": q.department, "sector": q.sector}
+            sector = q.sector if q.sector in catalogue.sectors or field_of(q.sector) in catalogue.sectors else None
+            body = {"text": q.text, "department": q.department, "sector": sector}
             payload = json.dumps({k: v for k, v in body.items() if v}, ensure_ascii=False)
             plan.append(Planned(label, "POST", "/v1/suggestions", body=payload))
         elif label in ("indicator", "history"):
