@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Literal, TypeVar
 
 from sqlmodel import Session
 
@@ -22,6 +22,8 @@ from service.outbox.service import Entity, record
 from service.taxonomy import repository as taxonomy_repo
 from service.taxonomy.service import Refs
 from service.versions.service import Provenance
+
+M = TypeVar("M", Duty, StrategicGoal)
 
 Which = Literal["duty", "goal"]
 _ENTITY = {"duty": Entity.duty, "goal": Entity.goal}
@@ -229,42 +231,47 @@ def resolve_measures(
                 )
             ],
         )
-    duty_ids, goal_ids, new_duties, new_goals = [], [], [], []
-    duty_by_name: dict[int, dict[str, Duty]] = {}
-    goal_by_name: dict[int, dict[str, StrategicGoal]] = {}
-    for dept, name in duty_refs:
-        owner = department_id if dept is None else refs.department_id(dept)
-        assert owner is not None
-        known = duty_by_name.get(owner)
-        if known is None:
-            known = duty_by_name[owner] = {d.name: d for d in repo.duties_of(session, owner)}
-        duty = known.get(name)
-        if duty is None:
-            _may_add_to(refs, owner, department_id, "add a duty")
-            duty = Duty(department_id=owner, name=name)
-            repo.add(session, duty)
-            known[name] = duty
-            assert duty.id is not None
-            new_duties.append(duty.id)
-        assert duty.id is not None
-        duty_ids.append(duty.id)
-    for dept, name in goal_refs:
-        owner = department_id if dept is None else refs.department_id(dept)
-        assert owner is not None
-        known_goals = goal_by_name.get(owner)
-        if known_goals is None:
-            known_goals = goal_by_name[owner] = {g.name: g for g in repo.goals_of(session, owner)}
-        goal = known_goals.get(name)
-        if goal is None:
-            _may_add_to(refs, owner, department_id, "add a strategic goal")
-            goal = StrategicGoal(department_id=owner, name=name)
-            repo.add(session, goal)
-            known_goals[name] = goal
-            assert goal.id is not None
-            new_goals.append(goal.id)
-        assert goal.id is not None
-        goal_ids.append(goal.id)
+    duty_ids, new_duties = _measure_ids(
+        session, refs, duty_refs, department_id, Duty, repo.duties_of, "add a duty"
+    )
+    goal_ids, new_goals = _measure_ids(
+        session, refs, goal_refs, department_id, StrategicGoal, repo.goals_of, "add a strategic goal"
+    )
     return duty_ids, goal_ids, new_duties, new_goals
+
+
+def _measure_ids(
+    session: Session,
+    refs: Refs,
+    items: Sequence[tuple[str | None, str]],
+    department_id: int | None,
+    model: type[M],
+    existing: Callable[[Session, int], Sequence[M]],
+    doing: str,
+) -> tuple[list[int], list[int]]:
+    """Ids of the duties (or goals) named, in order, creating the new ones; returns (ids, new ids).
+
+    One lookup per department named, kept for the rest of the list so a name given twice is one row."""
+    ids: list[int] = []
+    new: list[int] = []
+    by_name: dict[int, dict[str, M]] = {}
+    for dept, name in items:
+        owner = department_id if dept is None else refs.department_id(dept)
+        assert owner is not None
+        known = by_name.get(owner)
+        if known is None:
+            known = by_name[owner] = {m.name: m for m in existing(session, owner)}
+        measure = known.get(name)
+        if measure is None:
+            _may_add_to(refs, owner, department_id, doing)
+            measure = model(department_id=owner, name=name)
+            repo.add(session, measure)
+            known[name] = measure
+            assert measure.id is not None
+            new.append(measure.id)
+        assert measure.id is not None
+        ids.append(measure.id)
+    return ids, new
 
 
 def create_department(session: Session, data: DepartmentIn) -> dict[str, object]:
